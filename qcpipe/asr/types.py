@@ -1,0 +1,113 @@
+"""What the ASR stage hands to the rest of the pipeline. Frozen: later stages never mutate them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Who is speaking. `unknown` when the recording (mono) cannot tell the parties apart."""
+
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised token with its time span (seconds from the start of the recording)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One utterance of one speaker: what a later stage quotes as evidence."""
+
+    channel: int
+    role: Role
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: tuple[Word, ...] = ()
+
+    def char_times(self) -> list[tuple[float, float]]:
+        """A (start, end) per character of `text`, so a rule can point at the exact characters.
+
+        Whisper times tokens, and a Chinese token is one to three characters; a token's span
+        is shared evenly among its characters. Characters outside any token (none, normally)
+        get the segment's span.
+        """
+        times: list[tuple[float, float]] = []
+        for word in self.words:
+            n = len(word.text)
+            step = (word.end - word.start) / n if n else 0.0
+            times += [(round(word.start + i * step, 3), round(word.start + (i + 1) * step, 3)) for i in range(n)]
+        if len(times) != len(self.text):
+            return [(self.start, self.end)] * len(self.text)
+        return times
+
+
+@dataclass(frozen=True)
+class SpeechRegion:
+    """A stretch of speech on one channel, from voice activity detection.
+
+    Silence and hold checks read these, not segment gaps: Whisper merges and stretches segments.
+    """
+
+    channel: int
+    role: Role
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """How a transcript was made; stored with every call so a result can be reproduced.
+
+    model: the model's name ("base" = embedded Whisper base) or a local CTranslate2 directory.
+    device / compute_type: "auto" resolves to cuda+float16 when a GPU is present, else cpu+int8.
+    beam_size: 5 is Whisper's default; lower is faster and slightly less accurate.
+    batch_size: voiced chunks decoded together. Large batches pay on GPU; on CPU they cost
+        nothing and change nothing.
+    vad_min_silence_ms: a pause this long splits speech regions. Short enough to keep turns
+        apart, long enough not to cut inside a word.
+    vad_pad_ms: padding kept around each speech region so word onsets are not clipped.
+    hotwords / initial_prompt: vocabulary biasing for the decoder (script phrases, brand names).
+    """
+
+    model: str = "base"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    language: str = "zh"
+    beam_size: int = 5
+    batch_size: int = 8
+    vad_threshold: float = 0.5
+    vad_min_silence_ms: int = 160
+    vad_pad_ms: int = 400
+    hotwords: str | None = None
+    initial_prompt: str | None = None
+
+    def fingerprint(self) -> str:
+        """Identifies the recognition settings that change the text (not the device used)."""
+        relevant = {k: v for k, v in asdict(self).items() if k not in ("device", "batch_size")}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A whole call as heard: utterances of each party plus each channel's speech timeline."""
+
+    segments: tuple[Segment, ...]
+    speech: tuple[SpeechRegion, ...]
+    duration: float
+    channels: int
+    roles_known: bool
+    options: AsrOptions

@@ -1,0 +1,57 @@
+"""The `qcpipe` command. Each command group is its own module; they only parse and print.
+
+Exit codes: 0 success; 1 error (message on stderr); 2 usage error; 3 the batch completed but
+some calls failed (listed by `qcpipe calls --status failed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qcpipe.cli import calls, export, model, run
+from qcpipe.cli.common import AppState, fail
+from qcpipe.config import load_settings
+from qcpipe.errors import QcpipeError
+
+app = typer.Typer(
+    name="qcpipe",
+    help="Quality monitoring for Mandarin call centers: transcribe every call, check it against the scripts, score it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings file (TOML, see configs/qcpipe.toml). Default: $QCPIPE_CONFIG.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, to stderr.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = AppState(load_settings(config))
+    except QcpipeError as exc:
+        fail(exc)
+
+
+app.command("run")(run.run_command)
+app.command("transcript")(calls.transcript_command)
+app.command("calls")(calls.calls_command)
+app.add_typer(export.app, name="export")
+app.add_typer(model.app, name="model")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted; calls already stored are kept, re-run the same command to resume", file=sys.stderr)
+        raise SystemExit(130) from None

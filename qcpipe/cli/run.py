@@ -1,0 +1,83 @@
+"""`qcpipe run`: the nightly batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, stdout
+from qcpipe.config import ChannelMap
+from qcpipe.errors import QcpipeError
+from qcpipe.ingest import sources_for
+from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, transcribe_sources
+
+EXIT_SOME_FAILED = 3
+
+
+def run_command(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A folder of recordings (searched recursively) or one audio file.")],
+    manifest: Annotated[
+        Path | None, typer.Option(help="CTI manifest CSV (call_id,audio,agent_id,agent_name,team,started_at,queue_wait_s).")
+    ] = None,
+    db: DbOption = None,
+    model: Annotated[str | None, typer.Option(help="'base' (embedded) or a CTranslate2 Whisper model directory.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    compute_type: Annotated[str | None, typer.Option(help="auto, int8, float16, int8_float16, float32 …")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel transcriptions (0 = one per core on CPU, 2 on GPU).")] = None,
+    agent_channel: Annotated[int | None, typer.Option(help="Channel of the agent in stereo recordings (default 0).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Try again the calls that failed before.")] = False,
+) -> None:
+    """Transcribe a day's recordings into the database. Re-running skips calls already done."""
+    overrides: dict[str, object] = dict(db_url=db, model=model, device=device, compute_type=compute_type, workers=workers)
+    if agent_channel is not None:
+        overrides["channels"] = ChannelMap(agent=agent_channel, customer=1 - agent_channel)
+    settings = settings_of(ctx, **overrides)
+    try:
+        sources = sources_for(path, manifest, settings.timezone)
+    except QcpipeError as exc:
+        fail(exc)
+    if not sources:
+        fail(f"no audio files found under {path}" + (f" listed in {manifest}" if manifest else ""))
+    store = database(settings)
+
+    progress = Progress(
+        TextColumn("[bold]transcribing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=False,
+    )
+    task = progress.add_task("calls", total=len(sources), last="")
+
+    def on_outcome(outcome: CallOutcome) -> None:
+        mark = {Outcome.DONE: "[green]✓", Outcome.SKIPPED: "[dim]=", Outcome.FAILED: "[red]✗"}[outcome.outcome]
+        progress.update(task, advance=1, last=f"{mark} {outcome.call_id}[/]")
+
+    try:
+        with progress:
+            summary = transcribe_sources(settings, sources, store, retry_failed=retry_failed, on_outcome=on_outcome)
+    except QcpipeError as exc:
+        fail(exc)
+    finally:
+        store.dispose()
+    _print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _print_summary(summary: BatchSummary) -> None:
+    stdout.print(
+        f"calls done {summary.done} · skipped {summary.skipped} · failed {summary.failed} · "
+        f"audio {summary.audio_s / 3600:.3f} h · wall {summary.wall_s:.1f} s · "
+        f"{summary.x_realtime:.1f}× realtime",
+        highlight=False,
+    )
+    for failure in summary.failures:
+        stdout.print(f"  failed {failure.call_id}: {failure.error}", highlight=False, markup=False)

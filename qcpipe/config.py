@@ -1,0 +1,120 @@
+"""Settings: defaults, overridden by a TOML file, then by environment variables, then by CLI options.
+
+Every key is documented in `configs/qcpipe.toml`, the file a call center copies and edits.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from qcpipe.errors import ConfigError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def data_dir() -> Path:
+    """Where qcpipe keeps its database and joined models unless told otherwise.
+
+    `$QCPIPE_HOME`, else `$XDG_DATA_HOME/qcpipe`, else `~/.local/share/qcpipe`.
+    """
+    if home := os.environ.get("QCPIPE_HOME"):
+        return Path(home)
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "qcpipe"
+
+
+def default_models_dir() -> Path:
+    """`$QCPIPE_MODELS_DIR`; in a source checkout its `models/` folder; else `<data dir>/models`."""
+    if env := os.environ.get("QCPIPE_MODELS_DIR"):
+        return Path(env)
+    checkout_models = _PACKAGE_DIR.parent / "models"
+    if checkout_models.is_dir() and (_PACKAGE_DIR.parent / "pyproject.toml").is_file():
+        return checkout_models
+    return data_dir() / "models"
+
+
+def default_db_url() -> str:
+    return f"sqlite:///{data_dir() / 'qcpipe.db'}"
+
+
+@dataclass(frozen=True)
+class ChannelMap:
+    """Which recorder channel carries which party. Most recorders put the agent on the left (0)."""
+
+    agent: int = 0
+    customer: int = 1
+
+    def __post_init__(self) -> None:
+        if self.agent == self.customer or min(self.agent, self.customer) < 0:
+            raise ConfigError(
+                f"channels: agent={self.agent} and customer={self.customer} must be two different "
+                "channel numbers (0 = left, 1 = right)"
+            )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know that is not on the command line's positional arguments."""
+
+    db_url: str = field(default_factory=default_db_url)
+    model: str = "base"
+    models_dir: Path = field(default_factory=default_models_dir)
+    device: str = "auto"
+    compute_type: str = "auto"
+    workers: int = 0  # 0 = choose from the device: one per core on CPU, 2 on GPU
+    beam_size: int = 5
+    batch_size: int = 8
+    hotwords: str | None = None
+    initial_prompt: str | None = None
+    channels: ChannelMap = field(default_factory=ChannelMap)
+    timezone: str = "Asia/Shanghai"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given non-None values replaced (CLI options pass None when unset)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_ENV = {"QCPIPE_DB": "db_url", "QCPIPE_MODEL": "model", "QCPIPE_DEVICE": "device"}
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Defaults <- TOML file (`config_file` or `$QCPIPE_CONFIG`) <- environment variables."""
+    values: dict[str, Any] = {}
+    path = config_file or (Path(p) if (p := os.environ.get("QCPIPE_CONFIG")) else None)
+    if path is not None:
+        values.update(_read_toml(path))
+    for env, key in _ENV.items():
+        if os.environ.get(env):
+            values[key] = os.environ[env]
+    return Settings(**values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for section in ("storage", "asr", "center"):
+        for key, value in raw.pop(section, {}).items():
+            name = {"db": "db_url"}.get(key, key)
+            if name == "channels":
+                continue
+            if name not in known:
+                raise ConfigError(f"{path}: unknown key [{section}] {key}")
+            out[name] = Path(value) if name == "models_dir" else value
+    if channels := raw.pop("channels", None):
+        try:
+            out["channels"] = ChannelMap(**channels)
+        except TypeError:
+            raise ConfigError(f"{path}: [channels] takes only 'agent' and 'customer'") from None
+    if raw:
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(raw))}")
+    return out

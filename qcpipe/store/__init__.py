@@ -1,0 +1,9 @@
+"""The database: typed ORM tables, migrations, and the reads/writes the stages share.
+
+Public surface: `open_database`, `Database`, the tables in `models`, and `repository`.
+"""
+
+from qcpipe.store.db import Database, open_database
+from qcpipe.store.models import Agent, Call, CallStatus, Segment, SpeechRegion, Team
+
+__all__ = ["Agent", "Call", "CallStatus", "Database", "Segment", "SpeechRegion", "Team", "open_database"]

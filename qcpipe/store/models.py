@@ -1,0 +1,141 @@
+"""The database tables, as SQLAlchemy 2 typed ORM classes.
+
+    Team 1─* Agent 1─* Call 1─* Segment        (what was said, by whom, when)
+                             1─* SpeechRegion   (each channel's voice-activity timeline)
+
+Times inside a call are seconds from the start of the recording. Wall-clock times are
+stored in UTC and shown in the center's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend: stored as naive UTC, read back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: qcpipe stores aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CallStatus(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+    agents: Mapped[list[Agent]] = relationship(back_populates="team")
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, doc="the agent id the CTI system uses (工号)")
+    name: Mapped[str | None] = mapped_column(String(100))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+
+    team: Mapped[Team | None] = relationship(back_populates="agents")
+    calls: Mapped[list[Call]] = relationship(back_populates="agent")
+
+
+class Call(Base):
+    """One recording and the outcome of processing it (done, or failed with the reason)."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), unique=True, doc="the CTI call id, or the file stem")
+    audio_path: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64), doc="sha256 of the audio file")
+    status: Mapped[CallStatus] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    queue_wait_s: Mapped[float | None] = mapped_column(Float)
+    extra: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, doc="manifest columns qcpipe does not know")
+
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    source_rate: Mapped[int | None] = mapped_column(Integer)
+    roles_known: Mapped[bool | None] = mapped_column(doc="false for mono: agent and customer cannot be told apart")
+
+    model: Mapped[str | None] = mapped_column(String(256))
+    asr_fingerprint: Mapped[str | None] = mapped_column(String(32), doc="AsrOptions.fingerprint(): same value = same recognition")
+    asr_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    decode_s: Mapped[float | None] = mapped_column(Float)
+    asr_s: Mapped[float | None] = mapped_column(Float)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship(back_populates="calls")
+    segments: Mapped[list[Segment]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="Segment.start_s"
+    )
+    speech: Mapped[list[SpeechRegion]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="SpeechRegion.start_s"
+    )
+
+
+class Segment(Base):
+    """One utterance: the text a rule quotes, the speaker, the span, and per-word timings."""
+
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_call_start", "call_pk", "start_s"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    channel: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float, doc="mean word probability, 0–1")
+    words: Mapped[list[list[Any]]] = mapped_column(JSON, doc="[[text, start, end, probability], …]")
+
+    call: Mapped[Call] = relationship(back_populates="segments")
+
+
+class SpeechRegion(Base):
+    """A stretch of voice activity on one channel; silence and hold checks read these."""
+
+    __tablename__ = "speech_regions"
+    __table_args__ = (Index("ix_speech_call_start", "call_pk", "start_s"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    channel: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+
+    call: Mapped[Call] = relationship(back_populates="speech")

@@ -1,0 +1,145 @@
+"""Reading and writing calls. Each function works inside the caller's session/transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from qcpipe.asr.audio import CallAudio
+from qcpipe.asr.types import Transcript
+from qcpipe.errors import NotFoundError
+from qcpipe.ingest import CallSource
+from qcpipe.store.models import Agent, Call, CallStatus, Segment, SpeechRegion, Team, utcnow
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds spent on one call: decoding the audio file, and speech recognition."""
+
+    decode_s: float
+    asr_s: float
+
+
+def find_call(session: Session, call_id: str) -> Call | None:
+    return session.scalar(select(Call).where(Call.call_id == call_id))
+
+
+def is_up_to_date(session: Session, call_id: str, content_hash: str, asr_fingerprint: str, *, retry_failed: bool) -> bool:
+    """True when this exact audio was already processed with these ASR settings.
+
+    A failed call counts as processed (it would fail the same way) unless `retry_failed`.
+    """
+    call = find_call(session, call_id)
+    if call is None or call.content_hash != content_hash:
+        return False
+    if call.status == CallStatus.FAILED:
+        return not retry_failed
+    return call.asr_fingerprint == asr_fingerprint
+
+
+def save_transcript(
+    session: Session, source: CallSource, content_hash: str, audio: CallAudio, transcript: Transcript, timings: Timings
+) -> Call:
+    """Store a transcribed call, replacing any earlier transcript of the same call id."""
+    call = _call_for(session, source, content_hash, CallStatus.DONE)
+    call.error = None
+    call.duration_s = transcript.duration
+    call.channels = transcript.channels
+    call.source_rate = audio.source_rate
+    call.roles_known = transcript.roles_known
+    call.model = transcript.options.model
+    call.asr_fingerprint = transcript.options.fingerprint()
+    call.asr_options = asdict(transcript.options)
+    call.decode_s, call.asr_s = round(timings.decode_s, 3), round(timings.asr_s, 3)
+    call.segments = [
+        Segment(
+            channel=seg.channel,
+            role=seg.role.value,
+            start_s=seg.start,
+            end_s=seg.end,
+            text=seg.text,
+            confidence=seg.confidence,
+            words=[[w.text, w.start, w.end, w.probability] for w in seg.words],
+        )
+        for seg in transcript.segments
+    ]
+    call.speech = [
+        SpeechRegion(channel=r.channel, role=r.role.value, start_s=r.start, end_s=r.end) for r in transcript.speech
+    ]
+    return call
+
+
+def save_failure(session: Session, source: CallSource, content_hash: str | None, error: str) -> Call:
+    """Record why a call could not be processed. An earlier good transcript is kept, not deleted."""
+    call = _call_for(session, source, content_hash, CallStatus.FAILED)
+    call.error = error
+    return call
+
+
+def list_calls(session: Session, status: CallStatus | None = None) -> list[Call]:
+    query = select(Call).options(selectinload(Call.agent).selectinload(Agent.team)).order_by(Call.call_id)
+    if status is not None:
+        query = query.where(Call.status == status)
+    return list(session.scalars(query))
+
+
+def load_call(session: Session, call_id: str) -> Call:
+    """A call with its segments and agent; NotFoundError if the id is unknown."""
+    call = session.scalar(
+        select(Call)
+        .where(Call.call_id == call_id)
+        .options(selectinload(Call.segments), selectinload(Call.agent).selectinload(Agent.team))
+    )
+    if call is None:
+        raise NotFoundError(f"no call '{call_id}' in the database")
+    return call
+
+
+def iter_segments(session: Session, batch: int = 1000) -> Iterator[tuple[Call, Segment]]:
+    """Every stored segment of every transcribed call, in call then time order, streamed."""
+    query = (
+        select(Call, Segment)
+        .join(Segment, Segment.call_pk == Call.id)
+        .where(Call.status == CallStatus.DONE)
+        .order_by(Call.call_id, Segment.start_s, Segment.channel)
+        .execution_options(yield_per=batch)
+    )
+    for call, segment in session.execute(query):
+        yield call, segment
+
+
+def _call_for(session: Session, source: CallSource, content_hash: str | None, status: CallStatus) -> Call:
+    with session.no_autoflush:
+        agent = _agent(session, source) if source.agent_id else None
+    call = find_call(session, source.call_id)
+    if call is None:
+        call = Call(call_id=source.call_id, status=status, extra={})
+        session.add(call)
+    call.status = status
+    call.agent = agent or call.agent
+    call.audio_path = str(source.audio_path.resolve())
+    call.content_hash = content_hash
+    call.started_at = source.started_at
+    call.queue_wait_s = source.queue_wait_s
+    call.extra = dict(source.extra)
+    call.processed_at = utcnow()
+    return call
+
+
+def _agent(session: Session, source: CallSource) -> Agent:
+    agent = session.scalar(select(Agent).where(Agent.code == source.agent_id))
+    if agent is None:
+        agent = Agent(code=source.agent_id)
+        session.add(agent)
+    if source.agent_name:
+        agent.name = source.agent_name
+    if source.team:
+        team = session.scalar(select(Team).where(Team.name == source.team))
+        if team is None:
+            team = Team(name=source.team)
+            session.add(team)
+        agent.team = team
+    return agent
