@@ -67,6 +67,7 @@ class Settings:
     compute_type: str = "auto"
     workers: int = 0  # 0 = choose from the device: one per core on CPU, 2 on GPU
     beam_size: int = 5
+    batched: bool | None = None  # None = batched decoding on GPU, sequential on CPU
     batch_size: int = 8
     hotwords: str | None = None
     initial_prompt: str | None = None

@@ -137,53 +137,72 @@ class Transcriber:
     def _transcribe_channel(
         self, samples: np.ndarray, regions: list[tuple[int, int]], channel: int, role: Role
     ) -> list[Segment]:
+        words = sorted(self._decode_regions(samples, regions), key=lambda item: item[1].start)
+        utterances: list[list[Word]] = []
+        for _region, word in words:
+            if utterances and word.start - utterances[-1][-1].end <= UTTERANCE_GAP_S:
+                utterances[-1].append(word)
+            else:
+                utterances.append([word])
+        return [seg for group in utterances if (seg := _segment(group, channel, role)) is not None]
+
+    def _decode_regions(self, samples: np.ndarray, regions: list[tuple[int, int]]) -> list[tuple[int, Word]]:
+        """Decode the speech regions (packed into ≤30 s chunks); words in the recording's time,
+        each with the index of the region it was heard in."""
         if not regions:
             return []
         packed, table, clips = _pack(samples, regions)
         opts = self.options
-        raw_segments, _info = self._pipeline().transcribe(
-            packed,
+        common = dict(
             language=opts.language,
             beam_size=opts.beam_size,
-            batch_size=opts.batch_size,
             vad_filter=False,
-            clip_timestamps=clips,
             word_timestamps=True,
-            without_timestamps=True,
-            condition_on_previous_text=False,
             hotwords=opts.hotwords,
             initial_prompt=opts.initial_prompt,
         )
+        if opts.batched:
+            raw_segments, _info = self._pipeline().transcribe(
+                packed, batch_size=opts.batch_size, clip_timestamps=clips, without_timestamps=True,
+                condition_on_previous_text=False, **common,
+            )
+        else:
+            # Whisper's own sequential decoding of the packed audio, with its temperature
+            # fallback for failed windows.
+            raw_segments, _info = self._model.transcribe(packed, **common)
         packed_starts = [r.packed_start for r in table]
-
-        def original_span(start: float, end: float) -> tuple[float, float]:
-            # A word is placed in the region holding its midpoint and clamped to it: alignment
-            # often starts a word a little before the cut between two packed regions, which
-            # would otherwise stretch it back across the whole pause.
-            middle = int(round((start + end) / 2 * SAMPLE_RATE))
-            region = table[max(0, bisect.bisect_right(packed_starts, middle) - 1)]
-
-            def to_original(t: float) -> float:
-                offset = min(max(int(round(t * SAMPLE_RATE)) - region.packed_start, 0), region.length)
-                return round((region.original_start + offset) / SAMPLE_RATE, 3)
-
-            return to_original(start), to_original(end)
-
-        utterances: list[list[Word]] = []
+        words: list[tuple[int, Word]] = []
         for raw in raw_segments:
-            current: list[Word] = []
             for raw_word in raw.words or ():
                 text = to_simplified(raw_word.word).strip()
                 if not text:
                     continue
-                start, end = original_span(raw_word.start, raw_word.end)
-                if current and start - current[-1].end > UTTERANCE_GAP_S:
-                    utterances.append(current)
-                    current = []
-                current.append(Word(text, start, end, round(raw_word.probability, 4)))
-            if current:
-                utterances.append(current)
-        return [seg for words in utterances if (seg := _segment(words, channel, role)) is not None]
+                # A word belongs to the region holding its midpoint and is clamped to it:
+                # alignment often starts a word a little before the cut between two packed
+                # regions, which would otherwise stretch it back across the whole pause.
+                middle = int(round((raw_word.start + raw_word.end) / 2 * SAMPLE_RATE))
+                index = max(0, bisect.bisect_right(packed_starts, middle) - 1)
+                region = table[index]
+
+                def original(t: float, region: _PackedRegion = region) -> float:
+                    offset = min(max(int(round(t * SAMPLE_RATE)) - region.packed_start, 0), region.length)
+                    return round((region.original_start + offset) / SAMPLE_RATE, 3)
+
+                start, end = original(raw_word.start), original(raw_word.end)
+                words.append((index, Word(text, start, end, round(raw_word.probability, 4))))
+        return words
+
+
+def _chunk_indices(regions: list[tuple[int, int]]) -> list[int]:
+    """The chunk each region is packed into, by the same rule as `_pack`."""
+    chunks, chunk, filled = [], 0, 0
+    limit = int(MAX_CHUNK_S * SAMPLE_RATE)
+    for start, end in regions:
+        if filled and filled + end - start > limit:
+            chunk, filled = chunk + 1, 0
+        filled += end - start
+        chunks.append(chunk)
+    return chunks
 
 
 def _lanes(audio: CallAudio, channel_map: ChannelMap) -> list[tuple[int, Role]]:
@@ -203,17 +222,12 @@ def _pack(
 ) -> tuple[np.ndarray, list[_PackedRegion], list[dict[str, float]]]:
     """Concatenate speech regions; cut the result into ≤30 s clips at region boundaries."""
     table: list[_PackedRegion] = []
-    clips: list[dict[str, float]] = []
-    position = clip_start = 0
-    limit = int(MAX_CHUNK_S * SAMPLE_RATE)
-    for start, end in regions:
-        length = end - start
-        if position > clip_start and position + length - clip_start > limit:
-            clips.append({"start": clip_start / SAMPLE_RATE, "end": position / SAMPLE_RATE})
-            clip_start = position
-        table.append(_PackedRegion(position, start, length))
-        position += length
-    clips.append({"start": clip_start / SAMPLE_RATE, "end": position / SAMPLE_RATE})
+    bounds: dict[int, list[int]] = {}
+    position = 0
+    for (start, end), chunk in zip(regions, _chunk_indices(regions)):
+        table.append(_PackedRegion(position, start, end - start))
+        bounds.setdefault(chunk, [position, 0])[1] = position = position + end - start
+    clips = [{"start": first / SAMPLE_RATE, "end": last / SAMPLE_RATE} for first, last in bounds.values()]
     packed = np.concatenate([samples[s:e] for s, e in regions]).astype(np.float32, copy=False)
     return packed, table, clips
 

@@ -75,8 +75,12 @@ class AsrOptions:
     model: the model's name ("base" = embedded Whisper base) or a local CTranslate2 directory.
     device / compute_type: "auto" resolves to cuda+float16 when a GPU is present, else cpu+int8.
     beam_size: 5 is Whisper's default; lower is faster and slightly less accurate.
-    batch_size: voiced chunks decoded together. Large batches pay on GPU; on CPU they cost
-        nothing and change nothing.
+    batched: decode the ≤30 s voiced chunks in batches without timestamp tokens
+        (BatchedInferencePipeline). It pays on GPU; on CPU a batch is no faster than its
+        chunks one by one, and Whisper's sequential decoding with temperature fallback is
+        more accurate (dev corpus CER, scripts/bench_asr.py), so "auto" settings choose
+        batched on CUDA and sequential on CPU.
+    batch_size: chunks per batch when batched.
     vad_min_silence_ms: a pause this long splits speech regions. Short enough to keep turns
         apart, long enough not to cut inside a word.
     vad_pad_ms: padding kept around each speech region so word onsets are not clipped.
@@ -88,6 +92,7 @@ class AsrOptions:
     compute_type: str = "int8"
     language: str = "zh"
     beam_size: int = 5
+    batched: bool = False
     batch_size: int = 8
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 160

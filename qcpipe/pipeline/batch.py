@@ -196,6 +196,7 @@ def asr_options(settings: Settings) -> AsrOptions:
         device=device,
         compute_type=compute_type,
         beam_size=settings.beam_size,
+        batched=device == "cuda" if settings.batched is None else settings.batched,
         batch_size=settings.batch_size,
         hotwords=settings.hotwords,
         initial_prompt=settings.initial_prompt,

@@ -1,0 +1,3 @@
+from qcpipe.cli import main
+
+main()

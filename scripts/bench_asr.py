@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""ASR throughput and accuracy: qcpipe's batch against the naive faster-whisper loop.
+
+Both run on the same calls in the same invocation, each in its own process (so peak memory
+is its own), and are scored against the corpus labels:
+
+  naive   the loop a user would write: decode each file, WhisperModel.transcribe each channel
+          (beam 5, VAD filter), default threads.
+  qcpipe  `qcpipe run`'s pipeline (transcribe_sources) into a fresh SQLite database.
+
+Prints x-realtime (seconds of audio per wall second), the qcpipe/naive ratio, peak RSS and
+the character error rate (CER) of each, per role, against the reference transcripts.
+
+    python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _bare(text: str) -> str:
+    from qcpipe.asr.text import to_simplified
+
+    return "".join(ch for ch in unicodedata.normalize("NFKC", to_simplified(text)) if unicodedata.category(ch)[0] in "LN")
+
+
+def _calls(corpus: Path, limit: int) -> list[dict]:
+    labels = sorted((corpus / "labels").glob("*.json"))[:limit]
+    return [json.loads(p.read_text(encoding="utf-8")) for p in labels]
+
+
+def _cer(hypotheses: dict[str, dict[str, str]], calls: list[dict]) -> float:
+    from rapidfuzz.distance import Levenshtein
+
+    errors = total = 0
+    for call in calls:
+        for role in ("agent", "customer"):
+            reference = _bare("".join(t["text"] for t in call["turns"] if t["role"] == role))
+            errors += Levenshtein.distance(_bare(hypotheses.get(call["call_id"], {}).get(role, "")), reference)
+            total += len(reference)
+    return errors / total
+
+
+def run_naive(corpus: Path, calls: list[dict], device: str) -> dict:
+    from faster_whisper import WhisperModel
+    from faster_whisper.audio import decode_audio
+
+    from qcpipe.asr.model import resolve_model
+    from qcpipe.asr.transcriber import resolve_device
+    from qcpipe.config import default_models_dir
+
+    device, compute_type = resolve_device(device)
+    model = WhisperModel(str(resolve_model("base", default_models_dir())), device=device, compute_type=compute_type)
+    started = time.perf_counter()
+    hypotheses, audio_s = {}, 0.0
+    for call in calls:
+        agent, customer = decode_audio(str(corpus / call["audio"]), split_stereo=True)
+        audio_s += len(agent) / 16000
+        hypotheses[call["call_id"]] = {
+            role: "".join(s.text for s in model.transcribe(channel, language="zh", beam_size=5, vad_filter=True)[0])
+            for role, channel in (("agent", agent), ("customer", customer))
+        }
+    return {"wall_s": time.perf_counter() - started, "audio_s": audio_s, "cer": _cer(hypotheses, calls)}
+
+
+def run_qcpipe(corpus: Path, calls: list[dict], device: str) -> dict:
+    from sqlalchemy import select
+
+    from qcpipe.config import Settings
+    from qcpipe.ingest import read_manifest
+    from qcpipe.pipeline import transcribe_sources
+    from qcpipe.store import Call, Segment, open_database
+
+    wanted = {c["call_id"] for c in calls}
+    sources = [s for s in read_manifest(corpus / "calls.csv") if s.call_id in wanted]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device)
+        database = open_database(settings.db_url)
+        started = time.perf_counter()
+        summary = transcribe_sources(settings, sources, database)
+        wall = time.perf_counter() - started
+        hypotheses: dict[str, dict[str, str]] = {}
+        with database.session() as session:
+            for call_id, role, text in session.execute(
+                select(Call.call_id, Segment.role, Segment.text).join(Segment).order_by(Segment.start_s)
+            ):
+                lane = hypotheses.setdefault(call_id, {})
+                lane[role] = lane.get(role, "") + text
+        database.dispose()
+    return {"wall_s": wall, "audio_s": summary.audio_s, "cer": _cer(hypotheses, calls), "failed": summary.failed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "dev")
+    parser.add_argument("--calls", type=int, default=64)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--variant", choices=["naive", "qcpipe"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    calls = _calls(args.corpus, args.calls)
+
+    if args.variant:  # child process: run one variant, report JSON
+        result = (run_naive if args.variant == "naive" else run_qcpipe)(args.corpus, calls, args.device)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+
+    results = {}
+    for variant in ("naive", "qcpipe"):
+        command = [sys.executable, __file__, "--variant", variant, "--corpus", str(args.corpus),
+                   "--calls", str(args.calls), "--device", args.device]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results[variant] = json.loads(output.strip().splitlines()[-1])
+    print(f"{len(calls)} calls, {results['naive']['audio_s'] / 60:.1f} min of stereo audio, device {args.device}")
+    print(f"{'':8} {'x-realtime':>11} {'wall s':>8} {'peak RSS MB':>12} {'CER':>7}")
+    for variant, r in results.items():
+        print(f"{variant:8} {r['audio_s'] / r['wall_s']:>11.1f} {r['wall_s']:>8.1f} {r['peak_rss_mb']:>12.0f} {r['cer']:>7.2%}")
+    ratio = results["naive"]["wall_s"] / results["qcpipe"]["wall_s"]
+    print(f"qcpipe throughput = {ratio:.2f}× naive; CER {results['qcpipe']['cer']:.2%} vs {results['naive']['cer']:.2%}")
+
+
+if __name__ == "__main__":
+    main()
