@@ -72,6 +72,7 @@ class Settings:
     hotwords: str | None = None
     initial_prompt: str | None = None
     channels: ChannelMap = field(default_factory=ChannelMap)
+    rules: Path = field(default_factory=lambda: _PACKAGE_DIR.parent / "configs" / "rules" / "default.yaml")
     timezone: str = "Asia/Shanghai"
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -103,14 +104,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     known = {f.name for f in fields(Settings)}
     out: dict[str, Any] = {}
-    for section in ("storage", "asr", "center"):
+    for section in ("storage", "asr", "scoring", "center"):
         for key, value in raw.pop(section, {}).items():
             name = {"db": "db_url"}.get(key, key)
             if name == "channels":
                 continue
             if name not in known:
                 raise ConfigError(f"{path}: unknown key [{section}] {key}")
-            out[name] = Path(value) if name == "models_dir" else value
+            out[name] = Path(value) if name in ("models_dir", "rules") else value
     if channels := raw.pop("channels", None):
         try:
             out["channels"] = ChannelMap(**channels)

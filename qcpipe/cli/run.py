@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, stdout
+from qcpipe.cli.scoring import RulesOption, load_rules
 from qcpipe.config import ChannelMap
 from qcpipe.errors import QcpipeError
 from qcpipe.ingest import sources_for
@@ -30,12 +31,16 @@ def run_command(
     workers: Annotated[int | None, typer.Option(help="Parallel transcriptions (0 = one per core on CPU, 2 on GPU).")] = None,
     agent_channel: Annotated[int | None, typer.Option(help="Channel of the agent in stereo recordings (default 0).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Try again the calls that failed before.")] = False,
+    rules: RulesOption = None,
 ) -> None:
-    """Transcribe a day's recordings into the database. Re-running skips calls already done."""
-    overrides: dict[str, object] = dict(db_url=db, model=model, device=device, compute_type=compute_type, workers=workers)
+    """Transcribe and score a day's recordings into the database. Re-running skips calls already done."""
+    overrides: dict[str, object] = dict(
+        db_url=db, model=model, device=device, compute_type=compute_type, workers=workers, rules=rules
+    )
     if agent_channel is not None:
         overrides["channels"] = ChannelMap(agent=agent_channel, customer=1 - agent_channel)
     settings = settings_of(ctx, **overrides)
+    rulebook = load_rules(settings.rules)  # a malformed rulebook stops the run before any work
     try:
         sources = sources_for(path, manifest, settings.timezone)
     except QcpipeError as exc:
@@ -62,7 +67,9 @@ def run_command(
 
     try:
         with progress:
-            summary = transcribe_sources(settings, sources, store, retry_failed=retry_failed, on_outcome=on_outcome)
+            summary = transcribe_sources(
+                settings, sources, store, retry_failed=retry_failed, rulebook=rulebook, on_outcome=on_outcome
+            )
     except QcpipeError as exc:
         fail(exc)
     finally:

@@ -24,7 +24,8 @@ from qcpipe.asr.transcriber import default_workers
 from qcpipe.config import ChannelMap, Settings
 from qcpipe.errors import AudioError, QcpipeError
 from qcpipe.ingest import CallSource
-from qcpipe.store import Database
+from qcpipe.scoring import CallInput, Rulebook, score_call
+from qcpipe.store import CallStatus, Database
 from qcpipe.store import repository as repo
 from qcpipe.store.repository import Timings
 
@@ -88,9 +89,14 @@ def run_batch(
     asr_fingerprint: str,
     workers: int = 1,
     retry_failed: bool = False,
+    rulebook: Rulebook | None = None,
     on_outcome: Callable[[CallOutcome], None] | None = None,
 ) -> BatchSummary:
-    """Process every source; return the summary. `transcriber` is called once, only if needed."""
+    """Process every source; return the summary. `transcriber` is called once, only if needed.
+
+    With a `rulebook`, each call is scored as it is stored (same transaction), and a skipped
+    call scored with another rulebook is re-scored (no ASR needed).
+    """
     summary = BatchSummary()
     started = time.perf_counter()
     loaded: list[Transcriber] = []
@@ -105,7 +111,7 @@ def run_batch(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    todo = _pending(sources, database, asr_fingerprint, retry_failed, report)
+    todo = _pending(sources, database, asr_fingerprint, retry_failed, rulebook, report)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="asr") as pool:
         in_flight: dict[Future[_Result], tuple[CallSource, str]] = {}
         for source, content_hash in todo:
@@ -113,9 +119,9 @@ def run_batch(
             in_flight[pool.submit(_transcribe, model, source, channel_map)] = (source, content_hash)
             # Keep a bounded queue: the folder and manifest are streamed, not all held at once.
             if len(in_flight) >= 2 * max(1, workers):
-                _store_finished(in_flight, database, report)
+                _store_finished(in_flight, database, rulebook, report)
         while in_flight:
-            _store_finished(in_flight, database, report)
+            _store_finished(in_flight, database, rulebook, report)
     summary.wall_s = time.perf_counter() - started
     return summary
 
@@ -125,6 +131,7 @@ def _pending(
     database: Database,
     asr_fingerprint: str,
     retry_failed: bool,
+    rulebook: Rulebook | None,
     report: Callable[[CallOutcome], None],
 ) -> Iterator[tuple[CallSource, str]]:
     """The sources that need work, each with its content hash; the rest are reported skipped."""
@@ -135,10 +142,11 @@ def _pending(
             error = f"{source.audio_path}: cannot read: {exc.strerror or exc}"
             _store_failure(database, source, None, error, report)
             continue
-        with database.session() as session:
-            up_to_date = repo.is_up_to_date(
-                session, source.call_id, content_hash, asr_fingerprint, retry_failed=retry_failed
-            )
+        with database.transaction() as session:
+            call = repo.find_call(session, source.call_id)
+            up_to_date = repo.is_up_to_date(call, content_hash, asr_fingerprint, retry_failed=retry_failed)
+            if up_to_date and rulebook and call.status == CallStatus.DONE and call.rulebook_hash != rulebook.content_hash:
+                repo.save_score(session, call, score_call(repo.call_input(call), rulebook))
         if up_to_date:
             report(CallOutcome(source.call_id, Outcome.SKIPPED))
         else:
@@ -156,6 +164,7 @@ def _transcribe(model: Transcriber, source: CallSource, channel_map: ChannelMap)
 def _store_finished(
     in_flight: dict[Future[_Result], tuple[CallSource, str]],
     database: Database,
+    rulebook: Rulebook | None,
     report: Callable[[CallOutcome], None],
 ) -> None:
     """Wait for at least one call to finish; store each finished one in its own transaction."""
@@ -175,7 +184,10 @@ def _store_finished(
             _store_failure(database, source, content_hash, f"{source.audio_path}: {type(exc).__name__}: {exc}", report)
             continue
         with database.transaction() as session:
-            repo.save_transcript(session, source, content_hash, result.audio, result.transcript, result.timings)
+            call = repo.save_transcript(session, source, content_hash, result.audio, result.transcript, result.timings)
+            if rulebook is not None:
+                scored = score_call(CallInput.from_transcript(source.call_id, result.transcript, source.queue_wait_s), rulebook)
+                repo.save_score(session, call, scored)
         report(CallOutcome(source.call_id, Outcome.DONE, audio_s=result.audio.duration))
 
 
@@ -209,9 +221,10 @@ def transcribe_sources(
     database: Database,
     *,
     retry_failed: bool = False,
+    rulebook: Rulebook | None = None,
     on_outcome: Callable[[CallOutcome], None] | None = None,
 ) -> BatchSummary:
-    """`qcpipe run`: transcribe the calls with the configured model into the database."""
+    """`qcpipe run`: transcribe the calls with the configured model into the database, and score them."""
     options = asr_options(settings)
     workers = settings.workers or default_workers(options.device)
     return run_batch(
@@ -222,5 +235,6 @@ def transcribe_sources(
         asr_fingerprint=options.fingerprint(),
         workers=workers,
         retry_failed=retry_failed,
+        rulebook=rulebook,
         on_outcome=on_outcome,
     )

@@ -2,6 +2,7 @@
 
     Team 1─* Agent 1─* Call 1─* Segment        (what was said, by whom, when)
                              1─* SpeechRegion   (each channel's voice-activity timeline)
+                             1─* FindingRecord  (a QA deduction with its evidence)
 
 Times inside a call are seconds from the start of the recording. Wall-clock times are
 stored in UTC and shown in the center's time zone.
@@ -97,7 +98,15 @@ class Call(Base):
     asr_s: Mapped[float | None] = mapped_column(Float)
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
+    qa_score: Mapped[float | None] = mapped_column(Float, doc="100 − deductions (floor 0, veto → 0)")
+    scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rulebook_hash: Mapped[str | None] = mapped_column(String(64))
+    not_applicable: Mapped[list[list[str]] | None] = mapped_column(JSON, doc="[[rule_id, reason], …]")
+
     agent: Mapped[Agent | None] = relationship(back_populates="calls")
+    findings: Mapped[list[FindingRecord]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="FindingRecord.start_s"
+    )
     segments: Mapped[list[Segment]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="Segment.start_s"
     )
@@ -139,3 +148,38 @@ class SpeechRegion(Base):
     end_s: Mapped[float] = mapped_column(Float)
 
     call: Mapped[Call] = relationship(back_populates="speech")
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    OVERTURNED = "overturned"
+
+
+class FindingRecord(Base):
+    """A QA deduction and the evidence for it: who said (or failed to say) what, and when."""
+
+    __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_rule_status", "rule_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    deduction: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(16))
+    veto: Mapped[bool]
+    speaker: Mapped[str] = mapped_column(String(16))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    quote: Mapped[str] = mapped_column(Text)
+    phrase: Mapped[str] = mapped_column(Text, doc="the rulebook phrase said, or missing")
+    wording: Mapped[str] = mapped_column(Text, doc="the wording of that phrase that matched")
+    match_kind: Mapped[str] = mapped_column(String(16), doc="exact, char, pinyin or absent")
+    match_score: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    rulebook_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[FindingStatus] = mapped_column(String(16), default=FindingStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    call: Mapped[Call] = relationship(back_populates="findings")

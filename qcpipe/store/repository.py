@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from qcpipe.asr import types as asr
 from qcpipe.asr.audio import CallAudio
 from qcpipe.asr.types import Transcript
 from qcpipe.errors import NotFoundError
 from qcpipe.ingest import CallSource
-from qcpipe.store.models import Agent, Call, CallStatus, Segment, SpeechRegion, Team, utcnow
+from qcpipe.scoring import CallInput, CallScore
+from qcpipe.store.models import (
+    Agent,
+    Call,
+    CallStatus,
+    FindingRecord,
+    FindingStatus,
+    Segment,
+    SpeechRegion,
+    Team,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -27,12 +40,11 @@ def find_call(session: Session, call_id: str) -> Call | None:
     return session.scalar(select(Call).where(Call.call_id == call_id))
 
 
-def is_up_to_date(session: Session, call_id: str, content_hash: str, asr_fingerprint: str, *, retry_failed: bool) -> bool:
+def is_up_to_date(call: Call | None, content_hash: str, asr_fingerprint: str, *, retry_failed: bool) -> bool:
     """True when this exact audio was already processed with these ASR settings.
 
     A failed call counts as processed (it would fail the same way) unless `retry_failed`.
     """
-    call = find_call(session, call_id)
     if call is None or call.content_hash != content_hash:
         return False
     if call.status == CallStatus.FAILED:
@@ -109,6 +121,101 @@ def iter_segments(session: Session, batch: int = 1000) -> Iterator[tuple[Call, S
     )
     for call, segment in session.execute(query):
         yield call, segment
+
+
+def call_input(call: Call) -> CallInput:
+    """A stored call as the scoring stage takes it."""
+    return CallInput(
+        call_id=call.call_id,
+        segments=tuple(
+            asr.Segment(
+                channel=seg.channel,
+                role=asr.Role(seg.role),
+                start=seg.start_s,
+                end=seg.end_s,
+                text=seg.text,
+                confidence=seg.confidence,
+                words=tuple(asr.Word(*word) for word in seg.words),
+            )
+            for seg in call.segments
+        ),
+        speech=tuple(
+            asr.SpeechRegion(r.channel, asr.Role(r.role), r.start_s, r.end_s) for r in call.speech
+        ),
+        queue_wait_s=call.queue_wait_s,
+        duration_s=call.duration_s,
+    )
+
+
+def save_score(session: Session, call: Call, result: CallScore) -> None:
+    """Replace a call's findings and score with a new scoring result."""
+    call.qa_score = result.score
+    call.scored_at = utcnow()
+    call.rulebook_hash = result.rulebook_hash
+    call.not_applicable = [[na.rule_id, na.reason] for na in result.not_applicable]
+    call.findings = [
+        FindingRecord(
+            rule_id=f.rule_id,
+            title=f.title,
+            deduction=f.deduction,
+            severity=f.severity,
+            veto=f.veto,
+            speaker=f.speaker.value,
+            start_s=f.start,
+            end_s=f.end,
+            quote=f.quote,
+            phrase=f.phrase,
+            wording=f.wording,
+            match_kind=f.match_kind.value,
+            match_score=f.score,
+            note=f.note,
+            rulebook_hash=f.rulebook_hash,
+            status=FindingStatus.OPEN,
+        )
+        for f in result.findings
+    ]
+
+
+def calls_for_scoring(
+    session: Session, since: datetime | None = None, *, after_pk: int = 0, limit: int = 200
+) -> list[Call]:
+    """Transcribed calls (started on or after `since`, id above `after_pk`) with what scoring reads."""
+    query = (
+        select(Call)
+        .where(Call.status == CallStatus.DONE, Call.id > after_pk)
+        .options(selectinload(Call.segments), selectinload(Call.speech), selectinload(Call.findings))
+        .order_by(Call.id)
+    )
+    if since is not None:
+        query = query.where(Call.started_at >= since)
+    return list(session.scalars(query.limit(limit)))
+
+
+def iter_findings(session: Session, batch: int = 1000) -> Iterator[tuple[Call, FindingRecord]]:
+    """Every finding with its call, in call then time order, streamed."""
+    query = (
+        select(Call, FindingRecord)
+        .join(FindingRecord, FindingRecord.call_pk == Call.id)
+        .options(selectinload(Call.agent))
+        .order_by(Call.call_id, FindingRecord.start_s, FindingRecord.rule_id)
+        .execution_options(yield_per=batch)
+    )
+    yield from session.execute(query)
+
+
+def violations_by_call(session: Session) -> dict[str, set[str]]:
+    """For each scored call, the checks it violates (overturned findings do not count)."""
+    result: dict[str, set[str]] = {
+        call_id: set() for call_id in session.scalars(select(Call.call_id).where(Call.scored_at.is_not(None)))
+    }
+    rows = session.execute(
+        select(Call.call_id, FindingRecord.rule_id)
+        .join(FindingRecord, FindingRecord.call_pk == Call.id)
+        .where(FindingRecord.status != FindingStatus.OVERTURNED)
+    )
+    for call_id, rule_id in rows:
+        result[call_id].add(rule_id)
+    return result
 
 
 def _call_for(session: Session, source: CallSource, content_hash: str | None, status: CallStatus) -> Call:
