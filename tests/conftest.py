@@ -74,3 +74,25 @@ def copy_calls(call_ids: list[str], dest: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return manifest
+
+
+@pytest.fixture(scope="session")
+def dev_db(tmp_path_factory, transcriber) -> Database:
+    """The whole dev corpus run through the real pipeline (ASR + default rulebook), once per session."""
+    from qcpipe.ingest import read_manifest
+    from qcpipe.pipeline import run_batch
+    from qcpipe.scoring import load_rulebook
+
+    path = tmp_path_factory.mktemp("dev") / "dev.db"
+    database = open_database(f"sqlite:///{path}")
+    summary = run_batch(
+        read_manifest(DEV_CORPUS / "calls.csv"),
+        database,
+        lambda: transcriber,
+        asr_fingerprint=transcriber.options.fingerprint(),
+        workers=transcriber.workers,
+        rulebook=load_rulebook(),
+    )
+    assert summary.failed == 0, summary.failures
+    yield database
+    database.dispose()

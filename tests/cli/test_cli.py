@@ -99,3 +99,47 @@ def test_bad_manifest_stops_before_any_work(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "calls.csv, line 1: missing column(s) audio" in result.stderr
     assert not (tmp_path / "qcpipe.db").exists()
+
+
+def test_export_findings_jsonl_contract(sample_run) -> None:
+    home, _day, _ = sample_run
+    rows = [json.loads(line) for line in qcpipe("export", "findings", "--format", "jsonl", home=home).stdout.splitlines()]
+    assert rows, "the sample calls include rule violations"
+    for row in rows:
+        assert {"call_id", "rule_id", "deduction", "speaker", "start", "end", "quote", "status"} <= row.keys()
+        assert row["status"] == "open" and row["speaker"] != "customer"
+    # D110000's agent says a 禁语 (嘴巴干净一点) in the dev labels.
+    assert any(r["call_id"] == "D110000" and r["rule_id"] == "forbidden_phrase" for r in rows)
+
+
+def test_changing_a_rule_and_rescoring(sample_run, tmp_path: Path) -> None:
+    home, _day, _ = sample_run
+    default = Path(__file__).resolve().parents[2] / "configs" / "rules" / "default.yaml"
+    before = [json.loads(x) for x in qcpipe("export", "findings", home=home).stdout.splitlines()]
+    greeting_before = [r for r in before if r["rule_id"] == "greeting"]
+    assert greeting_before and all(r["deduction"] == 5 for r in greeting_before)
+
+    edited = tmp_path / "rules.yaml"
+    text = default.read_text(encoding="utf-8")
+    marker = "id: greeting"
+    head, tail = text.split(marker, 1)
+    edited.write_text(head + marker + tail.replace("deduction: 5", "deduction: 8", 1), encoding="utf-8")
+    result = qcpipe("score", "--rules", str(edited), home=home)
+    assert "scored 4 calls" in result.stdout
+    after = [json.loads(x) for x in qcpipe("export", "findings", home=home).stdout.splitlines()]
+    greeting_after = [r for r in after if r["rule_id"] == "greeting"]
+    assert {r["call_id"] for r in greeting_after} == {r["call_id"] for r in greeting_before}
+    assert all(r["deduction"] == 8 for r in greeting_after)
+    assert {r["rulebook_hash"] for r in after} != {r["rulebook_hash"] for r in before}
+    qcpipe("score", home=home)  # back to the default rulebook for the other tests
+
+
+def test_eval_against_labels(sample_run, dev_corpus: Path, tmp_path: Path) -> None:
+    home, _day, _ = sample_run
+    result = qcpipe("eval", str(dev_corpus / "labels"), home=home)
+    assert "micro" in result.stdout and "calls compared: 4" in result.stdout
+    bad = tmp_path / "labels"
+    bad.mkdir()
+    (bad / "D110000.json").write_text("{not json", encoding="utf-8")
+    failed = qcpipe("eval", str(bad), home=home, check=False)
+    assert failed.returncode != 0 and "D110000.json" in failed.stderr

@@ -1,0 +1,127 @@
+"""The phrase matcher: exact, char-fuzzy and pinyin-fuzzy hits, spans, thresholds, the index."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from qcpipe.scoring import MatchKind
+from qcpipe.scoring.matching import PhraseMatcher
+from qcpipe.scoring.normalize import PinyinCoder
+from qcpipe.scoring.spec import MatchSettings, Phrase, expand_pattern
+
+EQUIVALENTS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("an", "ang"), ("en", "eng"), ("in", "ing"))
+SETTINGS = MatchSettings(0.82, 0.82, 4, EQUIVALENTS, ("我", "您你", "不", "没"))
+
+
+def matcher(*texts: str, settings: MatchSettings = SETTINGS) -> PhraseMatcher:
+    return PhraseMatcher([Phrase(t, tuple(expand_pattern(t))) for t in texts], settings, PinyinCoder(EQUIVALENTS))
+
+
+def find(m: PhraseMatcher, text: str):
+    heard = m.heard([(0, text)])
+    return [(x.phrase.text, x.kind, heard.chars[x.start:x.end]) for x in m.matches(heard)]
+
+
+def test_exact_match_and_span():
+    m = matcher("欢迎致电")
+    assert find(m, "您好，欢迎致电安心保险") == [("欢迎致电", MatchKind.EXACT, "欢迎致电")]
+
+
+def test_homophone_is_a_pinyin_match():
+    m = matcher("(这)?不关我的事")
+    hits = m.matches(m.heard([(0, "不关我的数,我不清楚")]))
+    assert hits and hits[0].kind is MatchKind.PINYIN
+    assert m.matches(m.heard([(0, "欢迎这电视北广场")])) == ()  # unrelated phrase
+
+
+@pytest.mark.parametrize("phrase, heard", [
+    ("感谢您的来电", "感谢您的来便,祝您生活愉快"),   # near-homophone: d/b
+    ("尽快核实处理", "会景快得失处理"),              # in/ing and h/d
+    ("给您添麻烦了", "给您先麻烦了"),
+    ("我是新手", "我是金手了"),
+    ("管理人员会与您联系", "稍候我们的管理人员会于您的联系"),  # an extra character
+])
+def test_asr_errors_still_match(phrase, heard):
+    assert find(matcher(phrase), heard), heard
+
+
+@pytest.mark.parametrize("phrase, heard", [
+    ("怎么这么差", "我这个月的话费怎么这么多"),      # one whole character off in five
+    ("我想投诉", "我想投保一份意外险"),              # cut short by the end of a window
+    ("这不是我的问题", "这不是您的问题"),            # key character (pronoun) differs
+    ("还没解决", "上次的问题已经解决了"),            # negation missing
+    ("再见", "在家"),                                # short phrases: exact homophones only
+])
+def test_near_misses_do_not_match(phrase, heard):
+    assert find(matcher(phrase), heard) == []
+
+
+def test_short_phrase_matches_exact_homophone():
+    assert find(matcher("再见"), "好的在见") == [("再见", MatchKind.PINYIN, "在见")]
+
+
+def test_best_match_per_phrase_and_order():
+    m = matcher("抱歉", "对不起")
+    hits = find(m, "对不起，非常抱歉")
+    assert {h[0] for h in hits} == {"抱歉", "对不起"}
+
+
+def test_span_maps_back_to_segments_across_a_boundary():
+    m = matcher("感谢您的来电")
+    heard = m.heard([(3, "还有其他可以帮您的吗感"), (4, "谢您的来电再见")])
+    (hit,) = m.matches(heard)
+    assert heard.locate(hit.start) == (3, 10)
+    assert heard.locate(hit.end - 1) == (4, 4)
+
+
+def test_unless_within_suppresses_a_hit_inside_an_allowed_wording():
+    m = PhraseMatcher([Phrase("不好意思", ("不好意思",), unless_within=("不好意思我是新手",))], SETTINGS,
+                      PinyinCoder(EQUIVALENTS))
+    assert m.matches(m.heard([(0, "喂，不好意思，我是新手啦")])) == ()
+    assert m.matches(m.heard([(0, "不好意思，给您添麻烦了")]))
+
+
+def test_thresholds_are_respected():
+    strict = MatchSettings(0.95, 0.95, 4, EQUIVALENTS)
+    assert find(matcher("感谢您的来电", settings=strict), "感谢您的来便") == []
+    assert find(matcher("感谢您的来电", settings=strict), "感谢您的来电") != []
+
+
+def test_near_miss_reports_the_closest_phrase():
+    m = matcher("感谢您的来电", "再见")
+    assert m.near_miss(m.heard([(0, "好了就这样吧")]))[1] < 0.82
+    assert m.near_miss(m.heard([(0, "")])) is None
+
+
+def test_index_and_memo_agree_with_scoring_every_wording(rulebook):
+    """The syllable-pair index only skips wordings that cannot reach the thresholds."""
+    rng = random.Random(3)
+    lines = ["您好欢迎致电市北广场很高兴为您服务", "这不关我的数我不清楚您打别的电话吧", "感谢您的来便祝您生活愉快再见",
+             "我已经打了三次电话了到现在还没解决", "您反应的问题我已经记住下来会景快得失处理", "请您收等我帮您查写一下",
+             "喂嘴巴干净一点这又不是我的错", "稍候我们的管理人员会于您的联系", "你们克服态度怎么这么长我要投注你们"]
+    filler = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要"
+    texts = lines + ["".join(rng.choice(filler) if rng.random() < 0.15 else c for c in line)
+                     for line in lines for _ in range(20)]
+    matchers = {id(m): m for rule in rulebook.rules for m in _matchers(rule.matcher)}
+    for m in matchers.values():
+        for text in texts:
+            heard = m.heard([(0, text)])
+            assert m.matches(heard) == m.search_all(heard), (text, m.phrases[0].text)
+
+
+def _matchers(kind):
+    for name in ("matcher", "trigger", "response"):
+        if hasattr(kind, name):
+            yield getattr(kind, name)
+    for group in getattr(kind, "groups", ()):
+        yield group.matcher
+
+
+def test_allowed_wording_must_really_be_there():
+    """unless_within matches exactly (or as homophones) only: 我是新手啦 is not 我是新手机."""
+    m = PhraseMatcher([Phrase("我是新手", ("我是新手",), unless_within=("我是新手机",))],
+                      MatchSettings(0.75, 0.75, 4, EQUIVALENTS), PinyinCoder(EQUIVALENTS))
+    assert m.matches(m.heard([(0, "喂，不好意思，我是新手啦！")]))
+    assert m.matches(m.heard([(0, "我是新手机号码")])) == ()
