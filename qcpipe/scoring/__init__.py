@@ -1,0 +1,19 @@
+"""Scoring: check every call against the rulebook and score it, with evidence for each deduction.
+
+    rulebook = load_rulebook("configs/rules/default.yaml")
+    result = score_call(CallInput(call_id, segments, speech, queue_wait_s=45), rulebook)
+    report = evaluate({call_id: set(result.violated)}, labels_dir)
+"""
+
+from qcpipe.scoring.engine import score_call
+from qcpipe.scoring.evaluate import CheckStats, EvalReport, LabelError, evaluate
+from qcpipe.scoring.matching import MatchKind
+from qcpipe.scoring.model import CallInput, CallScore, Finding, NotApplicable
+from qcpipe.scoring.rulebook import DEFAULT_RULEBOOK, Rule, Rulebook, load_rulebook, parse_rulebook
+from qcpipe.scoring.spec import RulebookError
+
+__all__ = [
+    "DEFAULT_RULEBOOK", "CallInput", "CallScore", "CheckStats", "EvalReport", "Finding", "LabelError",
+    "MatchKind", "NotApplicable", "Rule", "Rulebook", "RulebookError", "evaluate", "load_rulebook",
+    "parse_rulebook", "score_call",
+]

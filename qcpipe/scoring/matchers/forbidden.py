@@ -1,0 +1,56 @@
+"""Kind `forbidden_phrases`: 服务禁语, words an agent must never say."""
+
+from __future__ import annotations
+
+from qcpipe.asr.types import Role
+from qcpipe.scoring.matchers.base import Hit, ParseContext, RuleKind, read_role, register
+from qcpipe.scoring.matchers.view import CallView, hit_for
+from qcpipe.scoring.matching import Match, PhraseMatcher
+from qcpipe.scoring.spec import Fields, read_phrases
+
+
+@register("forbidden_phrases")
+class ForbiddenPhrases(RuleKind):
+    """Any phrase of the list said by the role (the agent), anywhere in the call, is a hit.
+
+    Why: the handbooks' ×不可以说 lines (这不关我的事, 我也没办法, 我是新手 …) brush the caller off or
+    blame them; one is enough to fail a call, and a centre may make some a veto (一票否决).
+    Each distinct phrase deducts once however often it is said; a phrase's `variants` (and
+    `(a|b)` alternations) are the same phrase, so a paraphrase costs no more than the original.
+    Only the role's own turns are searched: a customer saying 不关我的事 costs the agent nothing.
+    A hit inside one of the phrase's `unless_within` wordings does not count.
+
+    YAML: role, phrases: [phrase | {phrase, variants, veto, unless_within}]; the rule's `veto`
+    is the default of each phrase's.
+    """
+
+    def __init__(self, role: Role, matcher: PhraseMatcher) -> None:
+        self.role = role
+        self.matcher = matcher
+
+    @classmethod
+    def from_yaml(cls, fields: Fields, context: ParseContext) -> ForbiddenPhrases:
+        default_veto = fields.mapping.get("veto", False) is True
+        phrases = read_phrases(fields.get("phrases"), fields, "phrases", context.phrase_sets, default_veto)
+        return cls(read_role(fields), context.matcher(phrases, fields))
+
+    def check(self, call: CallView) -> list[Hit]:
+        hits: dict[str, Hit] = {}
+        for turn in call.turns(self.role):
+            heard = call.heard(turn)
+            for match in _without_overlaps(self.matcher.matches(heard)):
+                if match.phrase.text not in hits:
+                    hits[match.phrase.text] = hit_for(call, heard, match, self.role, veto=match.phrase.veto)
+        return sorted(hits.values(), key=lambda h: h.start)
+
+
+def _without_overlaps(matches: list[Match]) -> list[Match]:
+    """Keep one phrase per stretch of speech: the best match (`matches` is best first).
+
+    "这又不是我的错" also resembles "这不关我的事" (0.83 over pinyin); one utterance is one phrase.
+    """
+    kept: list[Match] = []
+    for match in matches:
+        if all(min(match.end, k.end) - max(match.start, k.start) <= (match.end - match.start) // 2 for k in kept):
+            kept.append(match)
+    return kept

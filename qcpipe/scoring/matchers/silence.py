@@ -1,0 +1,76 @@
+"""Kind `silence_hold_notice`: long silences the agent did not announce."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from qcpipe.asr.types import Role
+from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, RuleKind, read_role, register
+from qcpipe.scoring.matchers.view import CallView, missing_hit
+from qcpipe.scoring.matching import PhraseMatcher
+from qcpipe.scoring.spec import Fields, read_phrases
+
+
+@register("silence_hold_notice")
+class SilenceHoldNotice(RuleKind):
+    """Every mid-call silence on all channels of `min_silence_s` or more must be announced.
+
+    Why: dead air is what callers hang up on; the script asks the agent to say 请您稍等 before
+    looking something up. Silence is read from the voice-activity timelines (`SpeechRegion`), not
+    from segment gaps (ASR stretches and merges segments). VAD pads each region, which shortens
+    measured gaps by about `vad_padding_s`; that is added back before comparing. The notice must
+    come from the role in the `notice_within_s` before the silence starts. Each unannounced
+    silence is one hit.
+
+    YAML: role, min_silence_s, vad_padding_s, notice_within_s, phrases.
+    """
+
+    GRACE_S = 1.0  # a notice whose segment starts just after VAD's silence start still counts
+
+    def __init__(self, role: Role, min_silence_s: float, vad_padding_s: float, notice_within_s: float,
+                 matcher: PhraseMatcher) -> None:
+        self.role = role
+        self.min_silence_s = min_silence_s
+        self.vad_padding_s = vad_padding_s
+        self.notice_within_s = notice_within_s
+        self.matcher = matcher
+
+    @classmethod
+    def from_yaml(cls, fields: Fields, context: ParseContext) -> SilenceHoldNotice:
+        return cls(
+            role=read_role(fields),
+            min_silence_s=fields.number("min_silence_s", low=1.0, what="threshold"),
+            vad_padding_s=fields.number("vad_padding_s", 0.0, 0.0, 5.0, "threshold"),
+            notice_within_s=fields.number("notice_within_s", 30.0, 1.0, None, "window"),
+            matcher=context.matcher(read_phrases(fields.get("phrases"), fields, "phrases", context.phrase_sets),
+                                    fields),
+        )
+
+    def silences(self, call: CallView) -> list[tuple[float, float]]:
+        """(start, end) of each gap between speech on any channel long enough to check."""
+        regions = sorted((r.start, r.end) for r in call.call.speech)
+        gaps: list[tuple[float, float]] = []
+        if not regions:
+            return gaps
+        speech_end = regions[0][1]
+        for start, end in regions[1:]:
+            if start - speech_end + self.vad_padding_s >= self.min_silence_s:
+                gaps.append((speech_end, start))
+            speech_end = max(speech_end, end)
+        return gaps
+
+    def check(self, call: CallView) -> list[Hit]:
+        if not call.call.speech:
+            raise NotApplicableError("no speech timeline (voice activity) for this call")
+        hits = []
+        for start, end in self.silences(call):
+            indices = [i for turn in call.turns(self.role) for i in turn
+                       if call.segments[i].end >= start - self.notice_within_s
+                       and call.segments[i].start <= start + self.GRACE_S]
+            heard = call.heard(indices) if indices else None
+            if heard is not None and self.matcher.matches(heard):
+                continue
+            hit = missing_hit(call, self.matcher, indices, heard, self.role, self.matcher.phrases[0],
+                              f"{end - start + self.vad_padding_s:.1f} s silence on all channels, not announced")
+            hits.append(replace(hit, start=start, end=end))  # the silence itself, not the words before
+        return hits

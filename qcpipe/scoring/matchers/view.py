@@ -1,0 +1,117 @@
+"""One call as the rule kinds see it: segments in order, turns, windows, and evidence."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from qcpipe.asr.types import Role, Segment
+from qcpipe.scoring.matchers.base import Hit
+from qcpipe.scoring.matching import HeardText, Match, MatchKind, PhraseMatcher, normalize_cached
+from qcpipe.scoring.model import CallInput
+from qcpipe.scoring.normalize import PinyinCoder
+from qcpipe.scoring.spec import Phrase, Window
+
+
+class CallView:
+    """One call prepared for the rules: segments in time order, turns per role, evidence helpers.
+
+    A *turn* is a run of one role's segments that the other party does not interrupt with a
+    substantive utterance; backchannels and ASR noise ("嗯", "好的", "能") do not break a turn.
+    """
+
+    MIN_INTERRUPTION_CHARS = 3
+
+    def __init__(self, call: CallInput, coder: PinyinCoder) -> None:
+        self.call = call
+        self.coder = coder
+        self.segments: tuple[Segment, ...] = tuple(sorted(call.segments, key=lambda s: (s.start, s.end)))
+        self.roles_known = call.roles_known
+        self._turns: dict[Role, list[list[int]]] = {Role.AGENT: [], Role.CUSTOMER: [], Role.UNKNOWN: []}
+        open_turn: dict[Role, bool] = {}
+        for index, segment in enumerate(self.segments):
+            if not open_turn.get(segment.role):
+                self._turns[segment.role].append([])
+            self._turns[segment.role][-1].append(index)
+            open_turn[segment.role] = True
+            if len(normalize_cached(segment.text).chars) >= self.MIN_INTERRUPTION_CHARS:
+                for other in open_turn:
+                    if other is not segment.role:
+                        open_turn[other] = False
+        self.memo: dict[tuple, object] = {}  # results rules share within this call (heard texts, triggers)
+
+    def turns(self, role: Role) -> list[list[int]]:
+        return self._turns[role]
+
+    def heard(self, indices: Sequence[int]) -> HeardText:
+        key = ("heard", *indices)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = HeardText.of([(i, self.segments[i].text) for i in indices], self.coder)
+        return found
+
+    def window(self, role: Role, window: Window) -> list[int]:
+        """Indices of the role's segments inside `window` (empty if the role never spoke)."""
+        turns = self._turns[role]
+        if not turns:
+            return []
+        if window.anchor == "start":
+            chosen = turns[: window.turns] if window.turns else turns
+            limit = self.segments[turns[0][0]].start + window.seconds
+            return [i for turn in chosen for i in turn if self.segments[i].start <= limit]
+        chosen = turns[-window.turns:] if window.turns else turns
+        limit = max(self.segments[i].end for i in turns[-1]) - window.seconds
+        return [i for turn in chosen for i in turn if self.segments[i].end >= limit]
+
+    def evidence(self, heard: HeardText, match: Match) -> tuple[str, float, float]:
+        """(quote, start, end) of a match: the characters as heard and their times."""
+        first_segment, first_char = heard.locate(match.start)
+        last_segment, last_char = heard.locate(max(match.start, match.end - 1))
+        pieces = []
+        for index in range(first_segment, last_segment + 1):
+            if any(index == i for i, _ in heard.parts):
+                text = self.segments[index].text
+                lo = first_char if index == first_segment else 0
+                hi = last_char + 1 if index == last_segment else len(text)
+                pieces.append(text[lo:hi])
+        start = char_time(self.segments[first_segment], first_char)[0]
+        end = char_time(self.segments[last_segment], last_char)[1]
+        return "".join(pieces), start, end
+
+    def span_text(self, indices: Sequence[int]) -> tuple[str, float, float]:
+        """(text, start, end) of a run of segments, for a phrase that was missing from it."""
+        if not indices:
+            return "", 0.0, 0.0
+        segments = [self.segments[i] for i in indices]
+        return " ".join(s.text for s in segments), segments[0].start, max(s.end for s in segments)
+
+
+def char_time(segment: Segment, position: int) -> tuple[float, float]:
+    """`segment.char_times()[position]`, without building the whole list (evidence is hot)."""
+    if sum(len(word.text) for word in segment.words) != len(segment.text):
+        return segment.start, segment.end
+    for word in segment.words:
+        n = len(word.text)
+        if position < n:
+            step = (word.end - word.start) / n
+            return round(word.start + position * step, 3), round(word.start + (position + 1) * step, 3)
+        position -= n
+    return segment.start, segment.end
+
+
+def hit_for(call: CallView, heard: HeardText, match: Match, role: Role, **extra) -> Hit:
+    """A Hit for a phrase that was said."""
+    quote, start, end = call.evidence(heard, match)
+    return Hit(speaker=role, start=start, end=end, quote=quote, phrase=match.phrase.text,
+               wording=match.wording, match_kind=match.kind, score=match.score, **extra)
+
+
+def missing_hit(call: CallView, matcher: PhraseMatcher, indices: Sequence[int], heard: HeardText | None,
+                role: Role, phrase: Phrase, note: str) -> Hit:
+    """A Hit for a required phrase that was not said in the window `indices`."""
+    text, start, end = call.span_text(indices)
+    text = text or f"(no {role} speech in the window)"
+    nearest = matcher.near_miss(heard) if heard is not None else None
+    if nearest:
+        note += f"; nearest: {nearest[0]} ({nearest[1]:.2f})"
+    return Hit(speaker=role, start=start, end=end, quote=text, phrase=phrase.text, wording="",
+               match_kind=MatchKind.ABSENT, score=nearest[1] if nearest else 0.0, note=note)

@@ -1,0 +1,310 @@
+"""Finding rulebook phrases in heard text: exact, then fuzzy over characters and over pinyin.
+
+`PhraseMatcher` is built once per rule (phrase wordings normalised and pinyin-coded up front)
+and asked, per stretch of speech (`HeardText`), which phrases were said, how closely and where.
+
+Speed matters (a month of calls is scored in one go), so the work is staged:
+1. an index of folded-pinyin syllable pairs picks the candidate wordings: a wording close
+   enough to count keeps a known number of its syllable pairs intact (see `_anchors`), so
+   wordings sharing fewer pairs with the text cannot match and are skipped;
+2. candidates are tried exactly (str.find), then scored with rapidfuzz over pinyin codes; the
+   pinyin similarity bounds the character similarity from above (a matching character is two
+   matching codes), so a candidate under both thresholds there needs no more work;
+3. survivors get alignments (the character span) and a character score.
+Results are memoised per text: scripted lines ("还有其他可以帮您的吗") recur in every call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from functools import lru_cache
+from itertools import chain
+from typing import Sequence
+
+from rapidfuzz import fuzz
+
+from qcpipe.scoring.normalize import NormalizedText, PinyinCoder, normalize
+from qcpipe.scoring.spec import MatchSettings, Phrase
+
+_NEVER_FUZZY = 1_000_000  # min_fuzzy_chars that makes every wording exact-or-homophone only
+_PAD = "\x00"  # never part of a phrase: pads text shorter than a phrase so windows stay phrase-long
+
+
+class MatchKind(StrEnum):
+    """How a phrase was found: exact text, close characters, close pinyin, or not at all."""
+
+    EXACT = "exact"
+    CHAR = "char"
+    PINYIN = "pinyin"
+    ABSENT = "absent"
+
+
+normalize_cached = lru_cache(maxsize=100_000)(normalize)
+
+
+@dataclass(frozen=True)
+class HeardText:
+    """A stretch of speech as rules search it: one or more segments' text run together.
+
+    parts: (index of the segment in the call, its normalised text) in order; a phrase split by
+        ASR across two segments of one turn ("感谢您的来电，" | "再见") is still found.
+    chars / codes: the normalised characters and their pinyin codes.
+    """
+
+    parts: tuple[tuple[int, NormalizedText], ...]
+    chars: str
+    codes: str
+
+    @classmethod
+    def of(cls, texts: Sequence[tuple[int, str]], coder: PinyinCoder) -> HeardText:
+        parts = tuple((index, normalize_cached(text)) for index, text in texts)
+        chars = "".join(part.chars for _, part in parts)
+        return cls(parts=parts, chars=chars, codes=coder.encode(chars))
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """(segment index, index in that segment's original text) of normalised char `position`."""
+        for index, part in self.parts:
+            if position < len(part.chars):
+                return index, part.source[position]
+            position -= len(part.chars)
+        raise IndexError(position)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One phrase found in a HeardText: which wording, how, how well, and the character span."""
+
+    phrase: Phrase
+    wording: str
+    kind: MatchKind
+    score: float
+    start: int
+    end: int  # exclusive, in HeardText.chars
+
+
+@dataclass(frozen=True)
+class _Wording:
+    phrase_index: int
+    text: str
+    chars: str
+    codes: str
+    fuzzy: bool  # long enough to match approximately
+    keys: tuple[frozenset[str], ...]  # per key character: the syllable codes that may stand for it
+
+
+class PhraseMatcher:
+    """The compiled phrases of one rule: which of them a stretch of speech contains."""
+
+    _MAX_MEMO = 50_000
+
+    def __init__(self, phrases: Sequence[Phrase], settings: MatchSettings, coder: PinyinCoder) -> None:
+        self.phrases = tuple(phrases)
+        self.settings = settings
+        self._coder = coder
+        wordings: dict[str, _Wording] = {}
+        for index, phrase in enumerate(self.phrases):
+            for wording in phrase.variants:
+                chars = normalize(wording).chars
+                if chars and chars not in wordings:
+                    wordings[chars] = _Wording(index, wording, chars, coder.encode(chars),
+                                               len(chars) >= settings.min_fuzzy_chars, self._keys(chars))
+        self._wordings = list(wordings.values())
+        self._longest = max((len(w.chars) for w in self._wordings), default=0)
+        self._cutoff = 100 * min(settings.char_threshold, settings.pinyin_threshold)
+        self._index: dict[str, list[int]] = {}
+        self._needed: list[int] = []
+        for number, wording in enumerate(self._wordings):
+            size, needed = self._anchors(wording)
+            self._needed.append(needed)
+            grams = dict.fromkeys(wording.codes[j:j + 2 * size] for j in range(0, len(wording.codes) - 2 * size + 1, 2))
+            for key in grams:
+                self._index.setdefault(key, []).append(number)
+        self._anchor_sizes = sorted({len(key) for key in self._index})
+        # An allowed wording cancels a hit only if it is really there (exactly or as homophones):
+        # fuzzily, 我是新手啦 would pass for the allowed 我是新手机 and hide the 禁语.
+        exact_only = replace(settings, min_fuzzy_chars=_NEVER_FUZZY)
+        self._exclusions = {
+            index: PhraseMatcher([Phrase(text=w, variants=(w,)) for w in phrase.unless_within], exact_only, coder)
+            for index, phrase in enumerate(self.phrases) if phrase.unless_within
+        }
+        self._memo: dict[str, tuple[Match, ...]] = {}
+        self._near_memo: dict[str, tuple[str, float]] = {}
+        self._canonical_codes = [coder.encode(normalize(phrase.text).chars) for phrase in self.phrases]
+
+    def _keys(self, chars: str) -> tuple[frozenset[str], ...]:
+        """For each key character of a wording, the codes of its class (see MatchSettings.key_chars)."""
+        classes = [c for c in self.settings.key_chars if any(k in chars for k in c)]
+        return tuple(frozenset(self._coder.encode(k) for k in c) for c in classes for k in chars if k in c)
+
+    def _anchors(self, wording: _Wording) -> tuple[int, int]:
+        """(syllables per index key, keys a close-enough occurrence shares with the text at least).
+
+        A score s over n characters allows k = (1 - s) * 2n wrong characters (each costs two
+        InDel operations of 4n over pinyin codes, or of 2n over characters). Each wrong
+        character spoils at most two of the wording's n - 1 syllable pairs, so at least
+        n - 1 - 2k pairs survive (the q-gram lemma); where that is not positive, at least one
+        single syllable does. An exact homophone (short wordings) keeps every pair.
+        """
+        n = len(wording.chars)
+        if not wording.fuzzy:
+            return (2, n - 1) if n > 1 else (1, 1)
+        threshold = min(self.settings.char_threshold, self.settings.pinyin_threshold)
+        wrong = int((1 - threshold) * 2 * n + 1e-9)
+        if n - 1 - 2 * wrong >= 1:
+            return 2, n - 1 - 2 * wrong
+        return 1, max(1, n - wrong)
+
+    def heard(self, texts: Sequence[tuple[int, str]]) -> HeardText:
+        return HeardText.of(texts, self._coder)
+
+    def matches(self, text: HeardText) -> tuple[Match, ...]:
+        """The best match of each phrase said in `text` (at most one per phrase), best first."""
+        found = self._memo.get(text.chars)
+        if found is None:
+            if len(self._memo) >= self._MAX_MEMO:
+                self._memo.clear()
+            found = self._memo[text.chars] = self._search(text, self._candidates(text.codes))
+        return found
+
+    def search_all(self, text: HeardText) -> tuple[Match, ...]:
+        """`matches` without the index or memo: every wording scored (tests check they agree)."""
+        return self._search(text, range(len(self._wordings)))
+
+    def near_miss(self, text: HeardText) -> tuple[str, float] | None:
+        """The phrase closest to being said and its pinyin similarity (for evidence and tuning).
+
+        Only each phrase's canonical wording is scored: this runs for every missing phrase, so
+        it must stay cheap, and the canonical wording is what a monitor expects to read.
+        """
+        if not text.chars or not self.phrases:
+            return None
+        found = self._near_memo.get(text.chars)
+        if found is None:
+            if len(self._near_memo) >= self._MAX_MEMO:
+                self._near_memo.clear()
+            codes = self._padded(text.codes, 2)
+            score, phrase = max((fuzz.partial_ratio(canonical, codes), phrase.text)
+                                for canonical, phrase in zip(self._canonical_codes, self.phrases))
+            found = self._near_memo[text.chars] = (phrase, round(score / 100, 3))
+        return found
+
+    def _candidates(self, codes: str) -> list[int]:
+        """Wordings sharing enough syllables / syllable pairs with the text to possibly match."""
+        grams = {codes[j:j + size] for size in self._anchor_sizes for j in range(0, len(codes) - size + 1, 2)}
+        shared = Counter(chain.from_iterable(map(self._index.__getitem__, grams & self._index.keys())))
+        needed = self._needed
+        return sorted(number for number, count in shared.items() if count >= needed[number])
+
+    def _search(self, text: HeardText, candidates) -> tuple[Match, ...]:
+        if not text.chars:
+            return ()
+        best: dict[int, Match] = {}
+        inexact: list[_Wording] = []
+        for number in candidates:  # exact first: a phrase said exactly needs no fuzzy scoring
+            wording = self._wordings[number]
+            position = text.chars.find(wording.chars)
+            if position < 0:
+                inexact.append(wording)
+            else:
+                self._keep(best, wording.phrase_index, text, Match(
+                    self.phrases[wording.phrase_index], wording.text, MatchKind.EXACT,
+                    1.0, position, position + len(wording.chars)))
+        # Fuzzy: rank each phrase's close wordings by pinyin score (an upper bound of the
+        # character score); only the winner is aligned, the loser tried if the winner fails.
+        close: dict[int, list[tuple[float, int, _Wording]]] = {}
+        codes = chars = ""
+        for wording in inexact:
+            found = best.get(wording.phrase_index)
+            if found is not None and found.kind is MatchKind.EXACT:
+                continue
+            if not codes:
+                codes, chars = self._padded(text.codes, 2), self._padded(text.chars, 1)
+            pinyin = fuzz.partial_ratio(wording.codes, codes, score_cutoff=self._cutoff) / 100
+            if pinyin and (wording.fuzzy or pinyin == 1.0):
+                close.setdefault(wording.phrase_index, []).append((pinyin, len(wording.chars), wording))
+        for index, ranked in close.items():
+            for pinyin, _, wording in sorted(ranked, key=lambda r: r[:2], reverse=True):
+                match = self._locate(wording, chars, codes, pinyin)
+                if match is not None and self._keys_heard(wording, text.codes, match):
+                    if self._keep(best, index, text, match):
+                        break
+        return tuple(sorted(best.values(), key=lambda m: (-m.score, m.start)))
+
+    @staticmethod
+    def _keys_heard(wording: _Wording, codes: str, match: Match) -> bool:
+        """Every key character of the wording has a same-sounding one in the matched span."""
+        if not wording.keys:
+            return True
+        heard = {codes[i:i + 2] for i in range(2 * match.start, 2 * match.end, 2)}
+        return all(heard & key for key in wording.keys)
+
+    def _padded(self, string: str, per_char: int) -> str:
+        """`string` with pads on both sides as long as the longest wording.
+
+        rapidfuzz's partial_ratio also scores windows cut short by the ends of the text: the
+        prefix 我想投 of 我想投保… scores 0.86 against 我想投诉. Padded, every window is
+        phrase-long and a phrase cut off by the end of the text pays for the missing part.
+        """
+        pad = _PAD * (per_char * self._longest)
+        return pad + string + pad
+
+    def _locate(self, wording: _Wording, chars: str, codes: str, pinyin: float) -> Match | None:
+        """Score and place a close wording: a char match if the characters are as close as the
+        pinyin (and close enough), else a pinyin match; None if neither reaches its threshold."""
+        phrase = self.phrases[wording.phrase_index]
+        settings = self.settings
+        offset, length = self._longest, len(chars) - 2 * self._longest
+        if wording.fuzzy:
+            char_align = fuzz.partial_ratio_alignment(wording.chars, chars)
+            char_score = char_align.score / 100 if char_align else 0.0
+            if char_score >= settings.char_threshold and char_score >= pinyin:
+                start, end = _clamp(char_align.dest_start - offset, char_align.dest_end - offset, length)
+                return Match(phrase, wording.text, MatchKind.CHAR, round(char_score, 3),
+                             *_snap(wording.chars, chars[offset:offset + length], start, end, unit=1))
+        if pinyin < 1.0 and pinyin < settings.pinyin_threshold:
+            return None
+        align = fuzz.partial_ratio_alignment(wording.codes, codes)
+        start, end = _clamp(align.dest_start // 2 - offset, (align.dest_end + 1) // 2 - offset, length)
+        return Match(phrase, wording.text, MatchKind.PINYIN, round(pinyin, 3),
+                     *_snap(wording.codes, codes[2 * offset:2 * (offset + length)], start, end))
+
+    def _keep(self, best: dict[int, Match], index: int, text: HeardText, match: Match) -> bool:
+        """Keep `match` as its phrase's best unless it lies inside an allowed wording."""
+        exclusions = self._exclusions.get(index)
+        if exclusions is not None:
+            for allowed in exclusions.matches(text):  # inside a longer allowed wording: not a hit
+                if allowed.start <= match.start + 1 and allowed.end >= match.end - 1:
+                    return False
+        found = best.get(index)
+        if found is None or (match.score, match.kind is MatchKind.EXACT, len(match.wording)) > (
+                found.score, found.kind is MatchKind.EXACT, len(found.wording)):
+            best[index] = match
+        return True
+
+
+def _clamp(start: int, end: int, length: int) -> tuple[int, int]:
+    """A span cut to the heard text (alignments may reach into the pads)."""
+    start = min(max(start, 0), max(length - 1, 0))
+    return start, min(max(end, start + 1), length)
+
+
+def _snap(wording: str, heard: str, start: int, end: int, unit: int = 2) -> tuple[int, int]:
+    """The character span near (start, end) of `heard` closest to `wording`.
+
+    Strings are pinyin codes (`unit` 2 per character) or characters (`unit` 1). An alignment
+    may start mid-character or take in a neighbour with an equal score (吗感谢您的来 vs
+    感谢您的来赁 for 感谢您的来电); the evidence should quote the characters said: the
+    wording's length, then the best similarity, then agreeing first and last characters.
+    """
+    length = len(heard) // unit
+
+    def fit(span: tuple[int, int]) -> tuple[float, int, int]:
+        part = heard[unit * span[0]:unit * span[1]]
+        ends = part[:unit] + part[-unit:]
+        return (-abs(len(part) - len(wording)), fuzz.ratio(wording, part),
+                sum(a == b for a, b in zip(ends, wording[:unit] + wording[-unit:])))
+
+    spans = {_clamp(s, e, length) for s in (start - 1, start, start + 1) for e in (end - 1, end, end + 1)}
+    return max(sorted(spans), key=fit)
