@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +99,15 @@ def dev_db(tmp_path_factory, transcriber) -> Database:
     assert summary.failed == 0, summary.failures
     yield database
     database.dispose()
+
+
+def qcpipe(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the `qcpipe` command as a user would, in its own process, with QCPIPE_HOME=home."""
+    env = {**os.environ, "QCPIPE_HOME": str(home), "COLUMNS": "200"}
+    env.pop("QCPIPE_DB", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "qcpipe", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"qcpipe {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result

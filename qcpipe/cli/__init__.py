@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from qcpipe.cli import calls, export, model, run, scoring
+from qcpipe.cli import calls, export, model, rules, run, scoring
 from qcpipe.cli.common import AppState, fail
 from qcpipe.config import load_settings
 from qcpipe.errors import QcpipeError
@@ -48,6 +48,7 @@ app.command("calls")(calls.calls_command)
 app.command("score")(scoring.score_command)
 app.command("eval")(scoring.eval_command)
 app.add_typer(export.app, name="export")
+app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
 
 

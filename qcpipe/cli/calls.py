@@ -6,9 +6,8 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
-from qcpipe.cli.common import DbOption, database, fail, settings_of, stdout
+from qcpipe.cli.common import DbOption, database, fail, settings_of, stdout, table
 from qcpipe.errors import NotFoundError
 from qcpipe.store import CallStatus
 from qcpipe.store import repository as repo
@@ -25,10 +24,10 @@ def calls_command(
     store = database(settings)
     with store.session() as session:
         rows = repo.list_calls(session, status)
-        table = Table("call", "status", "agent", "team", "started", "duration", "channels", "reason" if status is CallStatus.FAILED else "model")
+        listing = table("call", "status", "agent", "team", "started", "duration", "channels", "reason" if status is CallStatus.FAILED else "model")
         for call in rows:
             agent = call.agent
-            table.add_row(
+            listing.add_row(
                 call.call_id,
                 call.status,
                 f"{agent.code} {agent.name or ''}".strip() if agent else "",
@@ -39,7 +38,7 @@ def calls_command(
                 call.error or "" if status is CallStatus.FAILED else (call.error or call.model or ""),
             )
     store.dispose()
-    stdout.print(table)
+    stdout.print(listing)
     stdout.print(f"{len(rows)} call(s)", highlight=False)
 
 
@@ -70,15 +69,15 @@ def transcript_command(
             stdout.print(f"failed: {call.error}", style="red", highlight=False, markup=False)
         if call.roles_known is False:
             stdout.print("mono recording: agent and customer cannot be told apart (role unknown)", style="yellow")
-        table = Table("time", "坐席 agent", "客户 customer", show_lines=False, expand=True)
+        lanes = table("time", "坐席 agent", "客户 customer", expand=True)
         for seg in call.segments:
             span = f"{_clock(seg.start_s)}–{_clock(seg.end_s)}"
             if seg.role == "customer":
-                table.add_row(span, "", seg.text)
+                lanes.add_row(span, "", seg.text)
             else:
-                table.add_row(span, seg.text if seg.role == "agent" else f"? {seg.text}", "")
+                lanes.add_row(span, seg.text if seg.role == "agent" else f"? {seg.text}", "")
     store.dispose()
-    stdout.print(table)
+    stdout.print(lanes)
 
 
 def _clock(seconds: float) -> str:

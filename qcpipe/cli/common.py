@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Column, Table
 
 from qcpipe.config import Settings
 from qcpipe.errors import QcpipeError
@@ -45,3 +46,9 @@ def database(settings: Settings) -> Database:
 def fail(error: QcpipeError | str, code: int = 1) -> NoReturn:
     stderr.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
     raise typer.Exit(code)
+
+
+def table(*headers: str, **options: object) -> Table:
+    """A table whose cells wrap rather than cut: Chinese text has no spaces to break at,
+    and a transcript or a quote must never be shown with its end replaced by "…"."""
+    return Table(*(Column(h, overflow="fold") for h in headers), **options)  # type: ignore[arg-type]

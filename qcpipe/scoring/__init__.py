@@ -6,6 +6,7 @@
 """
 
 from qcpipe.scoring.engine import score_call
+from qcpipe.scoring.explain import NearMiss, PhraseMatch, explain
 from qcpipe.scoring.evaluate import CheckStats, EvalReport, LabelError, evaluate
 from qcpipe.scoring.matching import MatchKind
 from qcpipe.scoring.model import CallInput, CallScore, Finding, NotApplicable
@@ -14,6 +15,6 @@ from qcpipe.scoring.spec import RulebookError
 
 __all__ = [
     "DEFAULT_RULEBOOK", "CallInput", "CallScore", "CheckStats", "EvalReport", "Finding", "LabelError",
-    "MatchKind", "NotApplicable", "Rule", "Rulebook", "RulebookError", "evaluate", "load_rulebook",
+    "MatchKind", "NearMiss", "NotApplicable", "PhraseMatch", "Rule", "Rulebook", "RulebookError", "evaluate", "explain", "load_rulebook",
     "parse_rulebook", "score_call",
 ]

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, qcpipe
 
 pytestmark = pytest.mark.asr
-
-
-def qcpipe(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QCPIPE_HOME": str(home), "COLUMNS": "200"}
-    env.pop("QCPIPE_DB", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "qcpipe", *args], capture_output=True, text=True, env=env, timeout=600
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"qcpipe {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="module")

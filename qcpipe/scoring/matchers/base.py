@@ -81,6 +81,13 @@ class RuleKind:
     def check(self, call: "CallView") -> list[Hit]:
         raise NotImplementedError
 
+    def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
+        """The phrase lists this rule searches, by name, each with whose speech it searches.
+
+        `qcpipe rules test` uses it to show which phrases a sentence matches and why.
+        """
+        raise NotImplementedError
+
 
 KINDS: dict[str, type[RuleKind]] = {}
 

@@ -34,6 +34,9 @@ class ForbiddenPhrases(RuleKind):
         phrases = read_phrases(fields.get("phrases"), fields, "phrases", context.phrase_sets, default_veto)
         return cls(read_role(fields), context.matcher(phrases, fields))
 
+    def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
+        return {"forbidden": (self.role, self.matcher)}
+
     def check(self, call: CallView) -> list[Hit]:
         hits: dict[str, Hit] = {}
         for turn in call.turns(self.role):

@@ -48,6 +48,9 @@ class RequiredPhrases(RuleKind):
                        for name, phrases in named.items())
         return cls(read_role(fields), window, groups)
 
+    def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
+        return {group.name: (self.role, group.matcher) for group in self.groups}
+
     def check(self, call: CallView) -> list[Hit]:
         indices = call.window(self.role, self.window)
         if not indices:

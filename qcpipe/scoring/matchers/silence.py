@@ -46,6 +46,9 @@ class SilenceHoldNotice(RuleKind):
                                     fields),
         )
 
+    def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
+        return {"notice": (self.role, self.matcher)}
+
     def silences(self, call: CallView) -> list[tuple[float, float]]:
         """(start, end) of each gap between speech on any channel long enough to check."""
         regions = sorted((r.start, r.end) for r in call.call.speech)

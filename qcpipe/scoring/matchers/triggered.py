@@ -43,6 +43,9 @@ class TriggeredResponse(RuleKind):
         response = context.matcher(read_phrases(fields.get("phrases"), fields, "phrases", context.phrase_sets), fields)
         return cls(read_role(fields), trigger_role, trigger, within_s, response)
 
+    def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
+        return {"trigger": (self.trigger_role, self.trigger), "response": (self.role, self.response)}
+
     def check(self, call: CallView) -> list[Hit]:
         cause = self._first_trigger(call)
         if cause is None:

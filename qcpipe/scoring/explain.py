@@ -1,0 +1,73 @@
+"""Which rule phrases a sentence matches, and how: the engine behind `qcpipe rules test`.
+
+A call center editing the rulebook wants to know, before re-scoring a month, what a new
+phrase catches ("喂，这不关我的数" → 禁语 这不关我的事, pinyin 0.92) and what it must not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qcpipe.asr.types import Role
+from qcpipe.scoring.matching import MatchKind
+from qcpipe.scoring.rulebook import Rulebook
+
+
+@dataclass(frozen=True)
+class PhraseMatch:
+    """One rule phrase found in the sentence.
+
+    counts: whether the speaker given is the one the rule listens to (a customer saying a
+    禁语 matches the phrase but costs the agent nothing).
+    """
+
+    rule_id: str
+    kind: str
+    phrase_list: str
+    listens_to: Role
+    counts: bool
+    phrase: str
+    wording: str
+    match_kind: MatchKind
+    score: float
+    quote: str
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """The closest a phrase list came when nothing matched."""
+
+    rule_id: str
+    phrase_list: str
+    phrase: str
+    score: float
+
+
+def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> tuple[list[PhraseMatch], list[NearMiss]]:
+    """Every rule phrase the sentence matches (best first), and the nearest miss of each other list."""
+    matches: list[PhraseMatch] = []
+    misses: list[NearMiss] = []
+    for rule in rulebook.rules:
+        for name, (listens_to, matcher) in rule.matcher.phrase_lists().items():
+            heard = matcher.heard([(0, text)])
+            found = matcher.matches(heard)
+            for match in found:
+                matches.append(
+                    PhraseMatch(
+                        rule_id=rule.id,
+                        kind=rule.kind,
+                        phrase_list=name,
+                        listens_to=listens_to,
+                        counts=listens_to == role,
+                        phrase=match.phrase.text,
+                        wording=match.wording,
+                        match_kind=match.kind,
+                        score=round(match.score, 3),
+                        quote=heard.chars[match.start : match.end],
+                    )
+                )
+            if not found and (near := matcher.near_miss(heard)) is not None:
+                misses.append(NearMiss(rule.id, name, near[0], round(near[1], 3)))
+    matches.sort(key=lambda m: -m.score)
+    misses.sort(key=lambda m: -m.score)
+    return matches, misses
