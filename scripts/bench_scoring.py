@@ -7,7 +7,7 @@ text, pinyin, phrase matches), so a plain replica measures mostly the warm path.
 makes each replica's text unique by replacing that share of its characters with random common
 characters (a cold path: every segment is new to every cache), which is the pessimistic figure.
 
-    python scripts/bench_scoring.py [--calls 100000] [--mutate 0.05] [--transcripts ...] [--db ...]
+    python scripts/bench_scoring.py [--calls 100000] [--mutate 0.05] [--db sqlite:///var/dev.db]
 """
 
 from __future__ import annotations
@@ -51,15 +51,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--mutate", type=float, default=0.0, help="share of characters replaced per call")
-    parser.add_argument("--transcripts", type=Path, default=Path("/work/dev-out/dev-transcripts.jsonl"))
-    parser.add_argument("--db", type=Path, default=Path("/work/dev-out/dev.db"))
+    parser.add_argument("--db", default=os.environ.get("QCPIPE_DB", f"sqlite:///{REPO / 'var' / 'dev.db'}"),
+                        help="qcpipe database holding transcribed calls (e.g. the dev corpus)")
     parser.add_argument("--rules", type=Path, default=REPO / "configs" / "rules" / "default.yaml")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
 
     rulebook = load_rulebook(args.rules)
-    calls = load_calls(args.transcripts, args.db if args.db.exists() else None)
+    calls = load_calls(args.db)
     # Generating the month (and mutating its text) is not scoring: do it before timing.
     synthetic = list(month(calls, args.calls, args.mutate))
     findings = 0

@@ -5,9 +5,9 @@ Prints the evaluation table (per-check P/R/F1, micro-F1, clean calls flagged) an
 a false positive with the finding's quote, phrase, match kind and score; a false negative with
 what the agent said in the window (so you see which wording matched, or should not have).
 
-    python scripts/tune_rules.py [--transcripts /work/dev-out/dev-transcripts.jsonl]
-        [--db /work/dev-out/dev.db] [--labels ../shared/corpus/dev/labels]
-        [--rules configs/rules/default.yaml] [--reference]
+    qcpipe run ../shared/corpus/dev --manifest ../shared/corpus/dev/calls.csv --db sqlite:///var/dev.db
+    python scripts/tune_rules.py [--db sqlite:///var/dev.db] [--labels ../shared/corpus/dev/labels]
+        [--rules configs/rules/default.yaml] [--reference] [--sweep 0.75,0.8,0.82,0.85]
 
 --reference scores the labels' own reference transcripts instead (what the rules would do with
 perfect ASR): a check of the phrase lists apart from recognition errors.
@@ -19,45 +19,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
-import sqlite3
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-from qcpipe.asr.types import Role, Segment, SpeechRegion, Word
+from qcpipe.asr.types import Role, Segment, SpeechRegion
 from qcpipe.scoring import CallInput, evaluate, load_rulebook, parse_rulebook, score_call
+from qcpipe.store import open_database
+from qcpipe.store import repository as repo
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_LABELS = REPO.parent / "shared" / "corpus" / "dev" / "labels"
 
 
-def load_calls(transcripts: Path, db: Path | None) -> list[CallInput]:
-    """CallInputs from a transcripts JSONL (one segment a line) plus, if given, the pipeline DB
-    for speech timelines and manifest fields (queue_wait_s, duration_s)."""
-    segments: dict[str, list[Segment]] = defaultdict(list)
-    with transcripts.open(encoding="utf-8") as lines:
-        for line in lines:
-            row = json.loads(line)
-            words = tuple(Word(w[0], w[1], w[2], w[3]) if isinstance(w, list) else Word(**w)
-                          for w in row.get("words", ()))
-            segments[row["call_id"]].append(Segment(
-                channel=row.get("channel", 0), role=Role(row.get("role", "unknown")), start=row["start"],
-                end=row["end"], text=row["text"], confidence=row.get("confidence", 1.0), words=words))
-    speech: dict[str, list[SpeechRegion]] = defaultdict(list)
-    manifest: dict[str, tuple[float | None, float | None]] = {}
-    if db is not None:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            for call_id, wait, duration in conn.execute("SELECT call_id, queue_wait_s, duration_s FROM calls"):
-                manifest[call_id] = (wait, duration)
-            for call_id, channel, role, start, end in conn.execute(
-                    "SELECT c.call_id, r.channel, r.role, r.start_s, r.end_s FROM speech_regions r "
-                    "JOIN calls c ON c.id = r.call_pk ORDER BY r.start_s"):
-                speech[call_id].append(SpeechRegion(channel, Role(role), start, end))
-    return [CallInput(call_id=call_id, segments=tuple(segs), speech=tuple(speech.get(call_id, ())),
-                      queue_wait_s=manifest.get(call_id, (None, None))[0],
-                      duration_s=manifest.get(call_id, (None, None))[1])
-            for call_id, segs in sorted(segments.items())]
+def load_calls(db_url: str) -> list[CallInput]:
+    """Every transcribed call in a qcpipe database, as the scoring stage takes it."""
+    database = open_database(db_url)
+    calls, last = [], 0
+    with database.session() as session:
+        while page := repo.calls_for_scoring(session, after_pk=last, limit=500):
+            calls += [repo.call_input(call) for call in page]
+            last = page[-1].id
+    database.dispose()
+    return calls
 
 
 def load_reference_calls(labels_dir: Path) -> list[CallInput]:
@@ -74,8 +59,8 @@ def load_reference_calls(labels_dir: Path) -> list[CallInput]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--transcripts", type=Path, default=Path("/work/dev-out/dev-transcripts.jsonl"))
-    parser.add_argument("--db", type=Path, default=Path("/work/dev-out/dev.db"))
+    parser.add_argument("--db", default=os.environ.get("QCPIPE_DB", f"sqlite:///{REPO / 'var' / 'dev.db'}"),
+                        help="qcpipe database holding the transcribed corpus")
     parser.add_argument("--labels", type=Path, default=DEV_LABELS)
     parser.add_argument("--rules", type=Path, default=REPO / "configs" / "rules" / "default.yaml")
     parser.add_argument("--reference", action="store_true", help="score the labels' reference transcripts")
@@ -84,15 +69,14 @@ def main() -> int:
     args = parser.parse_args()
 
     rulebook = load_rulebook(args.rules)
-    calls = load_reference_calls(args.labels) if args.reference else load_calls(
-        args.transcripts, args.db if args.db and args.db.exists() else None)
+    calls = load_reference_calls(args.labels) if args.reference else load_calls(args.db)
     if args.sweep:
         _sweep(args.rules.read_text(encoding="utf-8"), [float(v) for v in args.sweep.split(",")], calls, args.labels)
         return 0
     scores = {call.call_id: score_call(call, rulebook) for call in calls}
     report = evaluate({cid: s.violated for cid, s in scores.items()}, args.labels, rulebook.rule_ids)
     print(f"rulebook {rulebook.name} ({rulebook.content_hash[:12]}) on "
-          f"{'reference transcripts' if args.reference else args.transcripts}")
+          f"{'reference transcripts' if args.reference else args.db}")
     print(report.format())
     if not args.quiet:
         _print_errors(calls, scores, args.labels)
