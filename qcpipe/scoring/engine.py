@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qcpipe.scoring.matchers import CallView, NotApplicableError
+from qcpipe.scoring.matchers import CallView, NotApplicableError, NotRelevant
 from qcpipe.scoring.model import CallInput, CallScore, Finding, NotApplicable
 from qcpipe.scoring.rulebook import Rule, Rulebook
 
@@ -19,6 +19,7 @@ def score_call(call: CallInput, rulebook: Rulebook) -> CallScore:
     view = CallView(call, rulebook.coder)
     findings: list[Finding] = []
     skipped: list[NotApplicable] = []
+    applied: list[str] = []
     for rule in rulebook.rules:
         reason = _why_not_applicable(rule, view)
         if reason == "":
@@ -31,6 +32,9 @@ def score_call(call: CallInput, rulebook: Rulebook) -> CallScore:
         except NotApplicableError as exc:
             skipped.append(NotApplicable(rule.id, str(exc)))
             continue
+        except NotRelevant:
+            continue
+        applied.append(rule.id)
         findings += [
             Finding(call_id=call.call_id, rule_id=rule.id, title=rule.title, deduction=rule.deduction,
                     severity=rule.severity, veto=rule.veto if hit.veto is None else hit.veto,
@@ -40,7 +44,7 @@ def score_call(call: CallInput, rulebook: Rulebook) -> CallScore:
             for hit in hits
         ]
     return CallScore(call_id=call.call_id, score=call_score(findings), findings=tuple(findings),
-                     not_applicable=tuple(skipped), rulebook_hash=rulebook.content_hash)
+                     not_applicable=tuple(skipped), rulebook_hash=rulebook.content_hash, applied=tuple(applied))
 
 
 def call_score(findings: list[Finding] | tuple[Finding, ...]) -> float:

@@ -82,6 +82,7 @@ class CallScore:
     findings: tuple[Finding, ...]
     not_applicable: tuple[NotApplicable, ...]
     rulebook_hash: str
+    applied: tuple[str, ...] = ()  # the checks that concerned this call (compliance denominators)
 
     @property
     def violated(self) -> frozenset[str]:

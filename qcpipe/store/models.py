@@ -3,6 +3,8 @@
     Team 1─* Agent 1─* Call 1─* Segment        (what was said, by whom, when)
                              1─* SpeechRegion   (each channel's voice-activity timeline)
                              1─* FindingRecord  (a QA deduction with its evidence)
+                                    1─* FindingReview  (a monitor's confirm/overturn, history kept)
+                                    1─* Appeal         (an agent's appeal and the final ruling)
 
 Times inside a call are seconds from the start of the recording. Wall-clock times are
 stored in UTC and shown in the center's time zone.
@@ -102,6 +104,9 @@ class Call(Base):
     scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rulebook_hash: Mapped[str | None] = mapped_column(String(64))
     not_applicable: Mapped[list[list[str]] | None] = mapped_column(JSON, doc="[[rule_id, reason], …]")
+    checks_applied: Mapped[list[str] | None] = mapped_column(
+        JSON, doc="rule ids that concerned this call (condition held, trigger happened): compliance denominators"
+    )
 
     agent: Mapped[Agent | None] = relationship(back_populates="calls")
     findings: Mapped[list[FindingRecord]] = relationship(
@@ -183,3 +188,54 @@ class FindingRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     call: Mapped[Call] = relationship(back_populates="findings")
+    reviews: Mapped[list[FindingReview]] = relationship(
+        back_populates="finding", cascade="all, delete-orphan", order_by="FindingReview.id"
+    )
+    appeals: Mapped[list[Appeal]] = relationship(
+        back_populates="finding", cascade="all, delete-orphan", order_by="Appeal.id"
+    )
+
+
+class ReviewDecision(StrEnum):
+    CONFIRM = "confirm"
+    OVERTURN = "overturn"
+
+
+class FindingReview(Base):
+    """One decision of a quality monitor on a finding. Never updated: a re-review adds a row."""
+
+    __tablename__ = "finding_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[ReviewDecision] = mapped_column(String(16))
+    reviewer: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), doc="set when this is an appeal ruling")
+
+    finding: Mapped[FindingRecord] = relationship(back_populates="reviews")
+
+
+class AppealStatus(StrEnum):
+    PENDING = "pending"
+    UPHELD = "upheld"  # the agent was right: the finding is overturned
+    REJECTED = "rejected"  # the finding stands, confirmed
+
+
+class Appeal(Base):
+    """An agent's appeal against a finding; the monitor's ruling on it is final."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    agent: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status: Mapped[AppealStatus] = mapped_column(String(16), default=AppealStatus.PENDING)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+
+    finding: Mapped[FindingRecord] = relationship(back_populates="appeals")

@@ -15,6 +15,7 @@ from qcpipe.asr.types import Transcript
 from qcpipe.errors import NotFoundError
 from qcpipe.ingest import CallSource
 from qcpipe.scoring import CallInput, CallScore
+from qcpipe.scoring.engine import call_score
 from qcpipe.store.models import (
     Agent,
     Call,
@@ -148,32 +149,29 @@ def call_input(call: Call) -> CallInput:
 
 
 def save_score(session: Session, call: Call, result: CallScore) -> None:
-    """Replace a call's findings and score with a new scoring result."""
-    call.qa_score = result.score
+    """Store a scoring result. A finding that was already there (same check, phrase and time)
+    keeps its id, status, reviews and appeals: re-scoring never erases a monitor's decision."""
     call.scored_at = utcnow()
     call.rulebook_hash = result.rulebook_hash
     call.not_applicable = [[na.rule_id, na.reason] for na in result.not_applicable]
-    call.findings = [
-        FindingRecord(
-            rule_id=f.rule_id,
-            title=f.title,
-            deduction=f.deduction,
-            severity=f.severity,
-            veto=f.veto,
-            speaker=f.speaker.value,
-            start_s=f.start,
-            end_s=f.end,
-            quote=f.quote,
-            phrase=f.phrase,
-            wording=f.wording,
-            match_kind=f.match_kind.value,
-            match_score=f.score,
-            note=f.note,
-            rulebook_hash=f.rulebook_hash,
-            status=FindingStatus.OPEN,
-        )
-        for f in result.findings
-    ]
+    call.checks_applied = list(result.applied)
+    earlier = {(f.rule_id, f.phrase, round(f.start_s)): f for f in call.findings}
+    records = []
+    for f in result.findings:
+        record = earlier.pop((f.rule_id, f.phrase, round(f.start)), None) or FindingRecord(status=FindingStatus.OPEN)
+        record.rule_id, record.title, record.deduction = f.rule_id, f.title, f.deduction
+        record.severity, record.veto, record.speaker = f.severity, f.veto, f.speaker.value
+        record.start_s, record.end_s, record.quote = f.start, f.end, f.quote
+        record.phrase, record.wording, record.match_kind = f.phrase, f.wording, f.match_kind.value
+        record.match_score, record.note, record.rulebook_hash = f.score, f.note, f.rulebook_hash
+        records.append(record)
+    call.findings = records
+    update_call_score(call)
+
+
+def update_call_score(call: Call) -> None:
+    """The call's score from its findings as reviewed: an overturned finding no longer deducts."""
+    call.qa_score = call_score([f for f in call.findings if f.status != FindingStatus.OVERTURNED])
 
 
 def calls_for_scoring(

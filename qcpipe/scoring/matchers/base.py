@@ -21,6 +21,11 @@ class NotApplicableError(Exception):
     """Raised by a kind when a call lacks what the check needs; the message says what."""
 
 
+class NotRelevant(Exception):
+    """Raised by a kind when the check does not concern the call (its trigger never happened):
+    the call neither passes nor fails it, and it does not count in compliance rates."""
+
+
 @dataclass(frozen=True)
 class Hit:
     """What a kind found: evidence for one deduction of its rule (fields as in `Finding`).

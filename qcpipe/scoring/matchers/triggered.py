@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matchers.base import Hit, ParseContext, RuleKind, read_role, register
+from qcpipe.scoring.matchers.base import Hit, NotRelevant, ParseContext, RuleKind, read_role, register
 from qcpipe.scoring.matchers.view import CallView, hit_for, missing_hit
 from qcpipe.scoring.matching import PhraseMatcher
 from qcpipe.scoring.spec import Fields, read_phrases
@@ -49,7 +49,7 @@ class TriggeredResponse(RuleKind):
     def check(self, call: CallView) -> list[Hit]:
         cause = self._first_trigger(call)
         if cause is None:
-            return []
+            raise NotRelevant(f"no {self.trigger_role} trigger phrase")
         after, until = cause.start, cause.end + self.within_s
         searched: list[int] = []
         for turn in call.turns(self.role):
