@@ -57,6 +57,20 @@ class ChannelMap:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """Which personal numbers are masked in transcripts shown or exported (个人信息保护).
+
+    store_heard_text: keep the unmasked text in the database. Off by default: masking is
+    applied before anything is stored, unless the center opts in (e.g. to audit ASR).
+    """
+
+    mask_phone: bool = True
+    mask_id_card: bool = True
+    mask_bank_card: bool = True
+    store_heard_text: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know that is not on the command line's positional arguments."""
 
@@ -74,6 +88,9 @@ class Settings:
     channels: ChannelMap = field(default_factory=ChannelMap)
     rules: Path = field(default_factory=lambda: _PACKAGE_DIR.parent / "configs" / "rules" / "default.yaml")
     timezone: str = "Asia/Shanghai"
+    pass_line: float = 80.0  # monthly QA score below this fails the month (qa-rulebook.md)
+    appeal_window_days: int = 7  # appeals later than this after scoring are refused
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options pass None when unset)."""
@@ -112,6 +129,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
             if name not in known:
                 raise ConfigError(f"{path}: unknown key [{section}] {key}")
             out[name] = Path(value) if name in ("models_dir", "rules") else value
+    if privacy := raw.pop("privacy", None):
+        try:
+            out["privacy"] = PrivacySettings(**privacy)
+        except TypeError:
+            known_keys = ", ".join(f.name for f in fields(PrivacySettings))
+            raise ConfigError(f"{path}: [privacy] takes only {known_keys}") from None
     if channels := raw.pop("channels", None):
         try:
             out["channels"] = ChannelMap(**channels)
