@@ -111,3 +111,15 @@ def qcpipe(*args: str, home: Path, check: bool = True) -> subprocess.CompletedPr
     if check and result.returncode != 0:
         raise AssertionError(f"qcpipe {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture
+def dev_db_copy(dev_db, tmp_path: Path) -> Database:
+    """A private copy of the scored dev corpus database, for tests that change it."""
+    from sqlalchemy.engine import make_url
+
+    copy = tmp_path / "dev-copy.db"
+    shutil.copy(make_url(dev_db.url).database, copy)
+    database = open_database(f"sqlite:///{copy}")
+    yield database
+    database.dispose()

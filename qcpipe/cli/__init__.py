@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from qcpipe.cli import calls, export, model, rules, run, scoring
+from qcpipe.cli import calls, export, model, review, rules, run, scoring
 from qcpipe.cli.common import AppState, fail
 from qcpipe.config import load_settings
 from qcpipe.errors import QcpipeError
@@ -47,6 +47,12 @@ app.command("transcript")(calls.transcript_command)
 app.command("calls")(calls.calls_command)
 app.command("score")(scoring.score_command)
 app.command("eval")(scoring.eval_command)
+app.command("flagged")(review.flagged_command)
+app.command("finding")(review.finding_command)
+app.command("review")(review.review_command)
+app.command("appeal")(review.appeal_command)
+app.command("appeal-decide")(review.appeal_decide_command)
+app.command("calibration")(review.calibration_command)
 app.add_typer(export.app, name="export")
 app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")

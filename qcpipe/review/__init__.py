@@ -1,0 +1,35 @@
+"""Quality monitors' and agents' decisions on findings: review, appeal, ruling, calibration.
+
+Public surface: `flagged_calls`, `review_finding`, `file_appeal`, `decide_appeal`,
+`finding_history`, `calibration`, their result types, and `ReviewError`.
+"""
+
+from qcpipe.review.service import (
+    FindingView,
+    FlaggedCall,
+    HistoryEntry,
+    ReviewError,
+    RuleCalibration,
+    calibration,
+    decide_appeal,
+    file_appeal,
+    finding_history,
+    flagged_calls,
+    month_bounds,
+    review_finding,
+)
+
+__all__ = [
+    "FindingView",
+    "FlaggedCall",
+    "HistoryEntry",
+    "ReviewError",
+    "RuleCalibration",
+    "calibration",
+    "decide_appeal",
+    "file_appeal",
+    "finding_history",
+    "flagged_calls",
+    "month_bounds",
+    "review_finding",
+]
