@@ -11,7 +11,7 @@ status=$?
 set -e
 .venv/bin/qcpipe calls
 .venv/bin/qcpipe transcript D110008
-.venv/bin/qcpipe export findings --format jsonl
+.venv/bin/qcpipe flagged
 echo
 echo "Database: var/demo.db — try: QCPIPE_DB=$QCPIPE_DB .venv/bin/qcpipe export transcripts --format jsonl"
 exit $status
