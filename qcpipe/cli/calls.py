@@ -9,6 +9,7 @@ import typer
 
 from qcpipe.cli.common import DbOption, database, fail, settings_of, stdout, table
 from qcpipe.errors import NotFoundError
+from qcpipe.privacy import mask_stored_segments
 from qcpipe.store import CallStatus
 from qcpipe.store import repository as repo
 
@@ -70,12 +71,14 @@ def transcript_command(
         if call.roles_known is False:
             stdout.print("mono recording: agent and customer cannot be told apart (role unknown)", style="yellow")
         lanes = table("time", "坐席 agent", "客户 customer", expand=True)
-        for seg in call.segments:
+        # Masked as shown, whatever was stored: covers centers that keep the heard text.
+        texts = mask_stored_segments(call.segments, settings.privacy)
+        for seg, text in zip(call.segments, texts):
             span = f"{_clock(seg.start_s)}–{_clock(seg.end_s)}"
             if seg.role == "customer":
-                lanes.add_row(span, "", seg.text)
+                lanes.add_row(span, "", text)
             else:
-                lanes.add_row(span, seg.text if seg.role == "agent" else f"? {seg.text}", "")
+                lanes.add_row(span, text if seg.role == "agent" else f"? {text}", "")
     store.dispose()
     stdout.print(lanes)
 

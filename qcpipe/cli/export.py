@@ -7,12 +7,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from itertools import groupby
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
 
 from qcpipe.cli.common import DbOption, database, settings_of, stderr
+from qcpipe.privacy import mask_stored_segments, mask_text, mask_word_texts
 from qcpipe.store import repository as repo
 
 app = typer.Typer(help="Export stored data.", no_args_is_help=True)
@@ -34,20 +36,25 @@ def export_transcripts(
     store = database(settings)
     with _open(output) as out, store.session() as session:
         count = 0
-        for call, seg in repo.iter_segments(session):
-            row = {
-                "call_id": call.call_id,
-                "role": seg.role,
-                "start": seg.start_s,
-                "end": seg.end_s,
-                "text": seg.text,
-                "channel": seg.channel,
-                "confidence": seg.confidence,
-                "agent_id": call.agent.code if call.agent else None,
-                "words": seg.words,
-            }
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
+        # Masked per call as exported, whatever was stored: a number read across utterances is seen whole.
+        for _, pairs in groupby(repo.iter_segments(session), key=lambda pair: pair[0].call_id):
+            pairs = list(pairs)
+            texts = mask_stored_segments([seg for _, seg in pairs], settings.privacy)
+            for (call, seg), text in zip(pairs, texts):
+                word_texts = mask_word_texts([w[0] for w in seg.words], seg.text, text, settings.privacy)
+                row = {
+                    "call_id": call.call_id,
+                    "role": seg.role,
+                    "start": seg.start_s,
+                    "end": seg.end_s,
+                    "text": text,
+                    "channel": seg.channel,
+                    "confidence": seg.confidence,
+                    "agent_id": call.agent.code if call.agent else None,
+                    "words": [[t, *w[1:]] for t, w in zip(word_texts, seg.words)],
+                }
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
     store.dispose()
     if output:
         stderr.print(f"wrote {count} segments to {output}", highlight=False)
@@ -73,7 +80,7 @@ def export_findings(
                 "speaker": finding.speaker,
                 "start": finding.start_s,
                 "end": finding.end_s,
-                "quote": finding.quote,
+                "quote": mask_text(finding.quote, settings.privacy),
                 "status": finding.status,
                 "finding_id": finding.id,
                 "title": finding.title,

@@ -21,9 +21,10 @@ from enum import StrEnum
 
 from qcpipe.asr import AsrOptions, CallAudio, Transcriber, Transcript, file_sha256, load_audio, resolve_device
 from qcpipe.asr.transcriber import default_workers
-from qcpipe.config import ChannelMap, Settings
+from qcpipe.config import ChannelMap, PrivacySettings, Settings
 from qcpipe.errors import AudioError, QcpipeError
 from qcpipe.ingest import CallSource
+from qcpipe.privacy import mask_transcript
 from qcpipe.scoring import CallInput, Rulebook, score_call
 from qcpipe.store import CallStatus, Database
 from qcpipe.store import repository as repo
@@ -91,11 +92,13 @@ def run_batch(
     retry_failed: bool = False,
     rulebook: Rulebook | None = None,
     on_outcome: Callable[[CallOutcome], None] | None = None,
+    privacy: PrivacySettings = PrivacySettings(),
 ) -> BatchSummary:
     """Process every source; return the summary. `transcriber` is called once, only if needed.
 
     With a `rulebook`, each call is scored as it is stored (same transaction), and a skipped
-    call scored with another rulebook is re-scored (no ASR needed).
+    call scored with another rulebook is re-scored (no ASR needed). Personal numbers are masked
+    before a transcript is stored, unless `privacy.store_heard_text`.
     """
     summary = BatchSummary()
     started = time.perf_counter()
@@ -119,9 +122,9 @@ def run_batch(
             in_flight[pool.submit(_transcribe, model, source, channel_map)] = (source, content_hash)
             # Keep a bounded queue: the folder and manifest are streamed, not all held at once.
             if len(in_flight) >= 2 * max(1, workers):
-                _store_finished(in_flight, database, rulebook, report)
+                _store_finished(in_flight, database, rulebook, privacy, report)
         while in_flight:
-            _store_finished(in_flight, database, rulebook, report)
+            _store_finished(in_flight, database, rulebook, privacy, report)
     summary.wall_s = time.perf_counter() - started
     return summary
 
@@ -165,6 +168,7 @@ def _store_finished(
     in_flight: dict[Future[_Result], tuple[CallSource, str]],
     database: Database,
     rulebook: Rulebook | None,
+    privacy: PrivacySettings,
     report: Callable[[CallOutcome], None],
 ) -> None:
     """Wait for at least one call to finish; store each finished one in its own transaction."""
@@ -183,10 +187,12 @@ def _store_finished(
             log.exception("unexpected error on %s", source.audio_path)
             _store_failure(database, source, content_hash, f"{source.audio_path}: {type(exc).__name__}: {exc}", report)
             continue
+        # Scored as stored, so findings quote what the database holds and a re-score agrees.
+        transcript = result.transcript if privacy.store_heard_text else mask_transcript(result.transcript, privacy)
         with database.transaction() as session:
-            call = repo.save_transcript(session, source, content_hash, result.audio, result.transcript, result.timings)
+            call = repo.save_transcript(session, source, content_hash, result.audio, transcript, result.timings)
             if rulebook is not None:
-                scored = score_call(CallInput.from_transcript(source.call_id, result.transcript, source.queue_wait_s), rulebook)
+                scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), rulebook)
                 repo.save_score(session, call, scored)
         report(CallOutcome(source.call_id, Outcome.DONE, audio_s=result.audio.duration))
 
@@ -237,4 +243,5 @@ def transcribe_sources(
         retry_failed=retry_failed,
         rulebook=rulebook,
         on_outcome=on_outcome,
+        privacy=settings.privacy,
     )
