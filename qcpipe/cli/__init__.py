@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from qcpipe.cli import calls, export, model, review, rules, run, scoring
+from qcpipe.cli import calls, examples, export, model, report, review, rules, run, scoring
 from qcpipe.cli.common import AppState, fail
 from qcpipe.config import load_settings
 from qcpipe.errors import QcpipeError
@@ -53,7 +53,9 @@ app.command("review")(review.review_command)
 app.command("appeal")(review.appeal_command)
 app.command("appeal-decide")(review.appeal_decide_command)
 app.command("calibration")(review.calibration_command)
+app.command("examples")(examples.examples_command)
 app.add_typer(export.app, name="export")
+app.add_typer(report.app, name="report")
 app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
 

@@ -1,0 +1,56 @@
+"""`qcpipe examples`: the worst findings of a check as audio clips and excerpts, for trainers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, stdout
+from qcpipe.errors import QcpipeError
+from qcpipe.reports.examples import DEFAULT_CONTEXT_S, ExampleQuery, write_examples
+from qcpipe.scoring import load_rulebook
+
+
+def examples_command(
+    ctx: typer.Context,
+    rule: Annotated[str, typer.Option("--rule", help="Check id, e.g. forbidden_phrase.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the clips, excerpts, index.csv and index.html to.")],
+    agent: Annotated[str | None, typer.Option("--agent", help="Only calls of this agent id (工号).")] = None,
+    month: Annotated[str | None, typer.Option("--month", help="Only calls started in this month, YYYY-MM (center time).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many examples at most.")] = 10,
+    context: Annotated[
+        float, typer.Option("--context", min=0.0, help="Seconds of audio kept before and after the evidence.")
+    ] = DEFAULT_CONTEXT_S,
+    db: DbOption = None,
+) -> None:
+    """Worst examples of a check (highest deduction, veto, most recent; never overturned ones):
+    a stereo WAV clip of each with context, the transcript excerpt with the evidence marked,
+    index.csv and index.html. Exit code 3 when some recordings were missing and skipped."""
+    settings = settings_of(ctx, db_url=db)
+    query = ExampleQuery(rule_id=rule, agent=agent, month=month, limit=limit, context_s=context)
+    store = database(settings)
+    try:
+        known_rules = load_rulebook(settings.rules).rule_ids
+        with store.session() as session:
+            result = write_examples(
+                session, query, out, timezone=settings.timezone, privacy=settings.privacy, known_rules=known_rules
+            )
+    except QcpipeError as exc:
+        fail(exc)
+    finally:
+        store.dispose()
+    for e in result.examples:
+        evidence = f"missing “{e.phrase}”" if e.missing else f"“{e.quote}”"
+        stdout.print(
+            f"{e.rank:>2}. {e.call_id} {e.agent or ''} −{e.deduction:g}{' veto' if e.veto else ''} {e.status} "
+            f"{e.start:.1f}–{e.end:.1f}s {evidence} → {e.clip}",
+            highlight=False,
+            markup=False,
+        )
+    for s in result.skipped:
+        stderr.print(f"skipped {s.call_id} (finding {s.finding_id}): {s.reason}", style="yellow", highlight=False, markup=False)
+    stdout.print(f"wrote {len(result.examples)} example(s) to {result.folder}: index.html, index.csv", highlight=False)
+    if result.skipped:
+        raise typer.Exit(3)
