@@ -47,6 +47,9 @@ class ChannelMap:
 
     agent: int = 0
     customer: int = 1
+    # A recording with more channels (a supervisor's, an IVR's) is refused unless the center
+    # says the other channels hold nothing to check: silently dropping a party hides evidence.
+    ignore_other_channels: bool = False
 
     def __post_init__(self) -> None:
         if self.agent == self.customer or min(self.agent, self.customer) < 0:
@@ -139,7 +142,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         try:
             out["channels"] = ChannelMap(**channels)
         except TypeError:
-            raise ConfigError(f"{path}: [channels] takes only 'agent' and 'customer'") from None
+            raise ConfigError(f"{path}: [channels] takes only 'agent', 'customer' and 'ignore_other_channels'") from None
     if raw:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(raw))}")
     return out

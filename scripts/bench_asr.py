@@ -28,16 +28,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _bare(text: str) -> str:
-    from qcpipe.asr.text import to_simplified
+    """The text as CER compares it: the scoring stage's normal form (simplified, no punctuation,
+    digits as the Chinese numerals the references write: ASR writes 7789012 or 七七八九零一二)."""
+    from qcpipe.scoring.normalize import normalize
 
-    return "".join(ch for ch in unicodedata.normalize("NFKC", to_simplified(text)) if unicodedata.category(ch)[0] in "LN")
+    return normalize(text).chars
 
 
 def _calls(corpus: Path, limit: int) -> list[dict]:

@@ -5,15 +5,21 @@ How a stereo call is transcribed, and why:
 1. Each channel is one party (agent / customer). Voice activity detection (Silero, shipped
    with faster-whisper) finds each channel's speech regions; they are kept as the call's
    speech timeline for silence and hold checks.
-2. Only voiced audio is decoded. A channel's regions are packed back to back into chunks of
-   at most 30 s (Whisper's window), so a channel that speaks 8 s of a 60 s call costs one
-   window, not two.
-3. The chunks are decoded in batches (BatchedInferencePipeline: one encoder pass per batch,
-   no sequential seeking), with word timestamps. Batches pay on GPU.
-4. Each word's time in the packed audio is mapped back to the recording's timeline, and the
-   words are cut into utterances wherever the speaker paused: the segments later stages
-   quote are turns, not 30-second lumps.
+2. Only voiced audio is decoded. A channel's regions are packed back to back into windows
+   of at most 30 s (Whisper's window), so a channel that speaks 8 s of a 60 s call costs
+   one window, not two. Each party is decoded on its own: packing both parties' regions
+   into shared windows saves encoder passes but costs 3 points of CER on the dev corpus
+   (the decoder's context then runs across speakers), measured with scripts/bench_asr.py.
+3. Windows are decoded with word timestamps: sequentially with Whisper's temperature
+   fallback on CPU, in batches (BatchedInferencePipeline) on GPU, where batches pay.
+4. Each word's time in the packed audio is mapped back to the recording's timeline, and
+   each party's words are cut into utterances wherever the speaker paused:
+   the segments later stages quote are turns, not 30-second lumps.
 5. Text is converted to simplified Chinese and known Whisper hallucinations are dropped.
+
+Long calls are streamed: the recording is read a block (`BLOCK_S`) at a time, and a block's
+speech is decoded before the next is read; speech running into the next block is carried
+over whole. Memory stays that of one block however long the call.
 
 A `Transcriber` holds one model; `transcribe` may be called from several threads at once
 (`workers`): on a CPU, two calls decoding side by side on one thread each keep both cores
@@ -25,12 +31,14 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from qcpipe.asr.audio import SAMPLE_RATE, CallAudio
+from qcpipe.asr.audio import BLOCK_S, SAMPLE_RATE
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.text import is_hallucination, to_simplified
 from qcpipe.asr.types import AsrOptions, Role, Segment, SpeechRegion, Transcript, Word
@@ -38,6 +46,8 @@ from qcpipe.config import ChannelMap
 from qcpipe.errors import AudioError, ModelError
 
 MAX_CHUNK_S = 30.0
+# Speech ending this close to the end of a block may go on in the next: it is carried over.
+CARRY_MARGIN_S = 2.0
 # A pause longer than this between two words of one speaker starts a new utterance.
 UTTERANCE_GAP_S = 0.6
 
@@ -71,8 +81,39 @@ class _PackedRegion:
     length: int
 
 
+class AudioSource(Protocol):
+    """Audio to transcribe: `CallAudio` (in memory) or `AudioStream` (read block by block)."""
+
+    path: Path
+    source_rate: int
+
+    @property
+    def channels(self) -> int: ...
+
+    def blocks(self, seconds: float = ...) -> Iterator[np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class _Region:
+    """A speech region of one lane (an index into the call's lanes), in samples of the block."""
+
+    lane: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _PackedRegion:
+    """Where one speech region sits in the packed (voiced-only) audio and in the recording."""
+
+    lane: int
+    packed_start: int
+    original_start: int
+    length: int
+
+
 class Transcriber:
-    """One loaded Whisper model that turns `CallAudio` into a `Transcript`."""
+    """One loaded Whisper model that turns a recording into a `Transcript`."""
 
     def __init__(self, options: AsrOptions, models_dir: Path, workers: int = 1) -> None:
         from faster_whisper import WhisperModel
@@ -103,24 +144,43 @@ class Transcriber:
             pipeline = self._local.pipeline = BatchedInferencePipeline(self._model)
         return pipeline
 
-    def transcribe(self, audio: CallAudio, channel_map: ChannelMap = ChannelMap()) -> Transcript:
-        """Transcribe each party's channel; roles are unknown for mono recordings."""
-        lanes = _lanes(audio, channel_map)
-        segments: list[Segment] = []
+    def transcribe(
+        self, audio: AudioSource, channel_map: ChannelMap = ChannelMap(), block_s: float = BLOCK_S
+    ) -> Transcript:
+        """Transcribe each party's channel; roles are unknown for mono recordings.
+
+        `audio` is read `block_s` seconds at a time (see the module docstring); AudioError
+        names the file when it cannot be decoded or its channels do not fit the channel map.
+        """
+        lanes = _lanes(audio.path, audio.channels, channel_map)
+        words: list[tuple[int, Word]] = []
         speech: list[SpeechRegion] = []
-        for channel, role in lanes:
-            regions = self._speech_regions(audio.samples[channel])
-            speech += [SpeechRegion(channel, role, s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in regions]
-            segments += self._transcribe_channel(audio.samples[channel], regions, channel, role)
+        carry: np.ndarray | None = None
+        offset = total = 0  # samples: where the buffer starts in the recording; samples read
+        for block, last in _with_last(audio.blocks(block_s)):
+            total += block.shape[1]
+            buffer = block if carry is None or not carry.shape[1] else np.concatenate([carry, block], axis=1)
+            regions = [_Region(lane, s, e) for lane, (channel, _) in enumerate(lanes)
+                       for s, e in self._speech_regions(buffer[channel])]
+            cut = buffer.shape[1] if last else _safe_cut(regions, buffer.shape[1])
+            done = [_Region(r.lane, r.start, min(r.end, cut)) for r in regions if r.start < cut]
+            speech += [SpeechRegion(lanes[r.lane][0], lanes[r.lane][1], (offset + r.start) / SAMPLE_RATE,
+                                    (offset + r.end) / SAMPLE_RATE) for r in done]
+            for lane in range(len(lanes)):  # each party decoded on its own (mixing them costs accuracy)
+                words += self._decode_regions(buffer, lanes[lane][0], [r for r in done if r.lane == lane], offset)
+            carry, offset = buffer[:, cut:], offset + cut
+        segments = [seg for lane, (channel, role) in enumerate(lanes)
+                    for seg in _utterances([w for i, w in words if i == lane], channel, role)]
         segments.sort(key=lambda seg: (seg.start, seg.channel))
         speech.sort(key=lambda reg: (reg.start, reg.channel))
         return Transcript(
             segments=tuple(segments),
             speech=tuple(speech),
-            duration=round(audio.duration, 3),
+            duration=round(total / SAMPLE_RATE, 3),
             channels=audio.channels,
             roles_known=lanes[0][1] is not Role.UNKNOWN,
             options=self.options,
+            source_rate=audio.source_rate,
         )
 
     def _speech_regions(self, samples: np.ndarray) -> list[tuple[int, int]]:
@@ -134,24 +194,14 @@ class Transcriber:
         )
         return [(ts["start"], ts["end"]) for ts in get_speech_timestamps(samples, vad)]
 
-    def _transcribe_channel(
-        self, samples: np.ndarray, regions: list[tuple[int, int]], channel: int, role: Role
-    ) -> list[Segment]:
-        words = sorted(self._decode_regions(samples, regions), key=lambda item: item[1].start)
-        utterances: list[list[Word]] = []
-        for _region, word in words:
-            if utterances and word.start - utterances[-1][-1].end <= UTTERANCE_GAP_S:
-                utterances[-1].append(word)
-            else:
-                utterances.append([word])
-        return [seg for group in utterances if (seg := _segment(group, channel, role)) is not None]
-
-    def _decode_regions(self, samples: np.ndarray, regions: list[tuple[int, int]]) -> list[tuple[int, Word]]:
-        """Decode the speech regions (packed into ≤30 s chunks); words in the recording's time,
-        each with the index of the region it was heard in."""
+    def _decode_regions(
+        self, buffer: np.ndarray, channel: int, regions: list[_Region], offset: int
+    ) -> list[tuple[int, Word]]:
+        """Decode one lane's speech regions (of `channel` of the buffer), packed into ≤30 s
+        windows; each word in the recording's time with the lane it was heard on."""
         if not regions:
             return []
-        packed, table, clips = _pack(samples, regions)
+        packed, table, clips = _pack(buffer[channel], regions, offset)
         opts = self.options
         common = dict(
             language=opts.language,
@@ -181,54 +231,97 @@ class Transcriber:
                 # alignment often starts a word a little before the cut between two packed
                 # regions, which would otherwise stretch it back across the whole pause.
                 middle = int(round((raw_word.start + raw_word.end) / 2 * SAMPLE_RATE))
-                index = max(0, bisect.bisect_right(packed_starts, middle) - 1)
-                region = table[index]
+                region = table[max(0, bisect.bisect_right(packed_starts, middle) - 1)]
 
                 def original(t: float, region: _PackedRegion = region) -> float:
                     offset = min(max(int(round(t * SAMPLE_RATE)) - region.packed_start, 0), region.length)
                     return round((region.original_start + offset) / SAMPLE_RATE, 3)
 
                 start, end = original(raw_word.start), original(raw_word.end)
-                words.append((index, Word(text, start, end, round(raw_word.probability, 4))))
+                words.append((region.lane, Word(text, start, end, round(raw_word.probability, 4))))
         return words
 
 
-def _chunk_indices(regions: list[tuple[int, int]]) -> list[int]:
-    """The chunk each region is packed into, by the same rule as `_pack`."""
-    chunks, chunk, filled = [], 0, 0
-    limit = int(MAX_CHUNK_S * SAMPLE_RATE)
-    for start, end in regions:
-        if filled and filled + end - start > limit:
-            chunk, filled = chunk + 1, 0
-        filled += end - start
-        chunks.append(chunk)
-    return chunks
+def _with_last(blocks: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
+    """Each block with whether it is the last (one block of look-ahead)."""
+    previous = None
+    for block in blocks:
+        if previous is not None:
+            yield previous, False
+        previous = block
+    if previous is not None:
+        yield previous, True
 
 
-def _lanes(audio: CallAudio, channel_map: ChannelMap) -> list[tuple[int, Role]]:
-    if audio.channels == 1:
+def _safe_cut(regions: list[_Region], length: int) -> int:
+    """Where to end a block that is not the recording's last: a point no lane is speaking at.
+
+    Speech near the end of the block may go on in the next one, so the cut goes back to the
+    start of any region within `CARRY_MARGIN_S` of the end, and of any region spanning the
+    cut, until none does. Regions are at most 30 s (VAD splits longer speech), so this stays
+    near the end; only unbroken overlapping speech of a whole block forces a cut inside speech.
+    """
+    margin = int(CARRY_MARGIN_S * SAMPLE_RATE)
+    cut = length - margin
+    while True:
+        spanning = [r.start for r in regions if r.start < cut < r.end + margin]
+        if not spanning:
+            return cut
+        if min(spanning) <= 0:
+            return length - margin
+        cut = min(spanning)
+
+
+def _utterances(words: list[Word], channel: int, role: Role) -> list[Segment]:
+    """One lane's words cut into utterances wherever the speaker paused."""
+    groups: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: w.start):
+        if groups and word.start - groups[-1][-1].end <= UTTERANCE_GAP_S:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return [seg for group in groups if (seg := _segment(group, channel, role)) is not None]
+
+
+def _lanes(path: Path, channels: int, channel_map: ChannelMap) -> list[tuple[int, Role]]:
+    """(channel, role) of each party to transcribe."""
+    if channels == 1:
         return [(0, Role.UNKNOWN)]
-    if max(channel_map.agent, channel_map.customer) >= audio.channels:
+    if max(channel_map.agent, channel_map.customer) >= channels:
         raise AudioError(
-            audio.path,
-            f"{audio.channels} channels, but the channel map expects agent on {channel_map.agent} "
+            path,
+            f"{channels} channels, but the channel map expects agent on {channel_map.agent} "
             f"and customer on {channel_map.customer}",
+        )
+    if channels > 2 and not channel_map.ignore_other_channels:
+        raise AudioError(
+            path,
+            f"{channels} channels: a call recording is mono or stereo (agent, customer); to take two of "
+            "these channels and ignore the others, set [channels] agent, customer and ignore_other_channels = true "
+            "in the config",
         )
     return [(channel_map.agent, Role.AGENT), (channel_map.customer, Role.CUSTOMER)]
 
 
 def _pack(
-    samples: np.ndarray, regions: list[tuple[int, int]]
+    samples: np.ndarray, regions: list[_Region], offset: int
 ) -> tuple[np.ndarray, list[_PackedRegion], list[dict[str, float]]]:
-    """Concatenate speech regions; cut the result into ≤30 s clips at region boundaries."""
+    """Concatenate one lane's speech regions; cut the result into ≤30 s windows at region
+    boundaries. `offset`: where the buffer starts in the recording, in samples. Returns the
+    packed audio, where each region went, and each window's span in it."""
+    limit = int(MAX_CHUNK_S * SAMPLE_RATE)
     table: list[_PackedRegion] = []
-    bounds: dict[int, list[int]] = {}
-    position = 0
-    for (start, end), chunk in zip(regions, _chunk_indices(regions)):
-        table.append(_PackedRegion(position, start, end - start))
-        bounds.setdefault(chunk, [position, 0])[1] = position = position + end - start
-    clips = [{"start": first / SAMPLE_RATE, "end": last / SAMPLE_RATE} for first, last in bounds.values()]
-    packed = np.concatenate([samples[s:e] for s, e in regions]).astype(np.float32, copy=False)
+    clips: list[dict[str, float]] = []
+    position = window_start = 0
+    for region in regions:
+        size = region.end - region.start
+        if position > window_start and position + size - window_start > limit:
+            clips.append({"start": window_start / SAMPLE_RATE, "end": position / SAMPLE_RATE})
+            window_start = position
+        table.append(_PackedRegion(region.lane, position, offset + region.start, size))
+        position += size
+    clips.append({"start": window_start / SAMPLE_RATE, "end": position / SAMPLE_RATE})
+    packed = np.concatenate([samples[r.start:r.end] for r in regions]).astype(np.float32, copy=False)
     return packed, table, clips
 
 

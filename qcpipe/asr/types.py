@@ -108,7 +108,10 @@ class AsrOptions:
 
 @dataclass(frozen=True)
 class Transcript:
-    """A whole call as heard: utterances of each party plus each channel's speech timeline."""
+    """A whole call as heard: utterances of each party plus each channel's speech timeline.
+
+    duration, channels, source_rate: of the recording (seconds; the file's own sample rate).
+    """
 
     segments: tuple[Segment, ...]
     speech: tuple[SpeechRegion, ...]
@@ -116,3 +119,4 @@ class Transcript:
     channels: int
     roles_known: bool
     options: AsrOptions
+    source_rate: int = 16_000

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from qcpipe.asr import AsrOptions, CallAudio, Transcriber, Transcript, file_sha256, load_audio, resolve_device
+from qcpipe.asr import AsrOptions, Transcriber, Transcript, file_sha256, open_audio, resolve_device
 from qcpipe.asr.transcriber import default_workers
 from qcpipe.config import ChannelMap, PrivacySettings, Settings
 from qcpipe.errors import AudioError, QcpipeError
@@ -76,7 +76,6 @@ class BatchSummary:
 
 @dataclass(frozen=True)
 class _Result:
-    audio: CallAudio
     transcript: Transcript
     timings: Timings
 
@@ -157,11 +156,11 @@ def _pending(
 
 
 def _transcribe(model: Transcriber, source: CallSource, channel_map: ChannelMap) -> _Result:
-    t0 = time.perf_counter()
-    audio = load_audio(source.audio_path)
-    t1 = time.perf_counter()
-    transcript = model.transcribe(audio, channel_map)
-    return _Result(audio, transcript, Timings(decode_s=t1 - t0, asr_s=time.perf_counter() - t1))
+    started = time.perf_counter()
+    with open_audio(source.audio_path) as audio:  # streamed: a long call costs one block of memory
+        transcript = model.transcribe(audio, channel_map)
+    total = time.perf_counter() - started
+    return _Result(transcript, Timings(decode_s=audio.decode_s, asr_s=total - audio.decode_s))
 
 
 def _store_finished(
@@ -190,11 +189,11 @@ def _store_finished(
         # Scored as stored, so findings quote what the database holds and a re-score agrees.
         transcript = result.transcript if privacy.store_heard_text else mask_transcript(result.transcript, privacy)
         with database.transaction() as session:
-            call = repo.save_transcript(session, source, content_hash, result.audio, transcript, result.timings)
+            call = repo.save_transcript(session, source, content_hash, transcript, result.timings)
             if rulebook is not None:
                 scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), rulebook)
                 repo.save_score(session, call, scored)
-        report(CallOutcome(source.call_id, Outcome.DONE, audio_s=result.audio.duration))
+        report(CallOutcome(source.call_id, Outcome.DONE, audio_s=transcript.duration))
 
 
 def _store_failure(

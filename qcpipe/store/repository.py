@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from qcpipe.asr import types as asr
-from qcpipe.asr.audio import CallAudio
 from qcpipe.asr.types import Transcript
 from qcpipe.errors import NotFoundError
 from qcpipe.ingest import CallSource
@@ -54,14 +53,14 @@ def is_up_to_date(call: Call | None, content_hash: str, asr_fingerprint: str, *,
 
 
 def save_transcript(
-    session: Session, source: CallSource, content_hash: str, audio: CallAudio, transcript: Transcript, timings: Timings
+    session: Session, source: CallSource, content_hash: str, transcript: Transcript, timings: Timings
 ) -> Call:
     """Store a transcribed call, replacing any earlier transcript of the same call id."""
     call = _call_for(session, source, content_hash, CallStatus.DONE)
     call.error = None
     call.duration_s = transcript.duration
     call.channels = transcript.channels
-    call.source_rate = audio.source_rate
+    call.source_rate = transcript.source_rate
     call.roles_known = transcript.roles_known
     call.model = transcript.options.model
     call.asr_fingerprint = transcript.options.fingerprint()

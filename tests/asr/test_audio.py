@@ -9,7 +9,7 @@ import pytest
 import soundfile
 import soxr
 
-from qcpipe.asr import load_audio
+from qcpipe.asr import load_audio, open_audio
 from qcpipe.asr.audio import SAMPLE_RATE
 from qcpipe.errors import AudioError
 from tests.conftest import write_audio
@@ -134,3 +134,37 @@ def test_real_corpus_formats_decode(dev_corpus: Path) -> None:
         info = soundfile.info(str(dev_corpus / "audio" / name))
         assert audio.channels == 2
         assert audio.duration == pytest.approx(info.duration, abs=0.1)
+
+
+@pytest.mark.parametrize("container,subtype", [("WAV", "ULAW"), ("FLAC", "PCM_16"), ("MP3", "MPEG_LAYER_III")])
+def test_streamed_blocks_join_into_the_whole_recording(tmp_path: Path, opening_stereo, container: str, subtype: str) -> None:
+    """A long call is read a block at a time; the blocks, resampled as a stream, are the file."""
+    data, rate = opening_stereo
+    path = write_audio(tmp_path / f"call.{container.lower()}", data, rate, subtype, container)
+    whole = load_audio(path)
+    with open_audio(path) as stream:
+        blocks = list(stream.blocks(seconds=2.0))
+        assert stream.frames == whole.samples.shape[1]
+    assert len(blocks) >= 5 and all(b.shape[0] == 2 for b in blocks)
+    assert all(abs(b.shape[1] - 2 * SAMPLE_RATE) <= 2 * SAMPLE_RATE * 0.05 for b in blocks[:-1])
+    np.testing.assert_allclose(np.concatenate(blocks, axis=1), whole.samples, atol=1e-5)
+
+
+def test_ffmpeg_formats_stream_too(tmp_path: Path, opening_stereo) -> None:
+    import av
+
+    data, rate = opening_stereo
+    path = tmp_path / "call.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data.T), format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with open_audio(path) as audio:
+        blocks = list(audio.blocks(seconds=3.0))
+        assert audio.source_rate == rate and audio.channels == 2
+    assert len(blocks) >= 3
+    assert np.concatenate(blocks, axis=1).shape[1] == pytest.approx(data.shape[0] * SAMPLE_RATE / rate, rel=0.02)

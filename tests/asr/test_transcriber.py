@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from qcpipe.asr import Role, load_audio
+from qcpipe.asr import Role, load_audio, open_audio
 from qcpipe.asr.audio import CallAudio
 from qcpipe.config import ChannelMap
 from qcpipe.errors import AudioError
@@ -119,3 +119,26 @@ def test_channel_map_beyond_the_recording_is_an_error(transcriber) -> None:
     audio = CallAudio(Path("two.wav"), np.zeros((2, 16000), dtype=np.float32), 16000)
     with pytest.raises(AudioError, match="two.wav: 2 channels"):
         transcriber.transcribe(audio, ChannelMap(agent=0, customer=2))
+
+
+def test_a_call_read_in_short_blocks_is_heard_as_a_whole(transcriber, dev_corpus: Path, complaint_call) -> None:
+    """Long calls are streamed block by block; speech crossing a block's end is carried over,
+    so 15-second blocks give the transcript and the timeline of the whole recording (less
+    the context Whisper gets from a longer window)."""
+    with open_audio(dev_corpus / "audio" / "D110008.mp3") as audio:
+        streamed = transcriber.transcribe(audio, block_s=15.0)
+    assert streamed.duration == pytest.approx(complaint_call.duration, abs=0.01)
+    for role in (Role.AGENT, Role.CUSTOMER):
+        assert _cer(_lane(streamed, role), _lane(complaint_call, role)) < 0.2
+        regions = [r for r in streamed.speech if r.role is role]
+        assert all(a.end <= b.start for a, b in zip(regions, regions[1:]))  # no region twice
+        whole = sum(r.end - r.start for r in complaint_call.speech if r.role is role)
+        assert sum(r.end - r.start for r in regions) == pytest.approx(whole, rel=0.1)
+
+
+def test_more_channels_than_two_are_refused_unless_the_others_are_ignored(transcriber) -> None:
+    three = CallAudio(Path("three.wav"), np.zeros((3, 16000), dtype=np.float32), 8000)
+    with pytest.raises(AudioError, match="three.wav: 3 channels: a call recording is mono or stereo"):
+        transcriber.transcribe(three)
+    transcript = transcriber.transcribe(three, ChannelMap(agent=2, customer=0, ignore_other_channels=True))
+    assert transcript.channels == 3 and transcript.roles_known and transcript.source_rate == 8000
