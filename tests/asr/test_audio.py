@@ -52,6 +52,19 @@ def _similarity(a: np.ndarray, b: np.ndarray, max_lag: int = 30) -> float:
     return max(float(np.corrcoef(ea[lag : lag + n], eb[:n])[0, 1]) for lag in range(max_lag))
 
 
+def _write_m4a(path: Path, data: np.ndarray, rate: int) -> None:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data.T), format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
 @pytest.mark.parametrize("container,subtype", FORMATS, ids=[f"{c}-{s}" for c, s in FORMATS])
 def test_every_format_decodes_to_two_channels(tmp_path: Path, opening_stereo, container: str, subtype: str) -> None:
     rate = 8000 if container != "MP3" else 16000
@@ -76,18 +89,9 @@ def test_any_sample_rate_is_resampled_to_16k(tmp_path: Path, opening_stereo, rat
 
 
 def test_formats_libsndfile_lacks_fall_back_to_ffmpeg(tmp_path: Path, opening_stereo) -> None:
-    import av
-
     data, rate = opening_stereo
     path = tmp_path / "call.m4a"
-    with av.open(str(path), "w") as container:  # AAC in MP4: libsndfile cannot read it
-        stream = container.add_stream("aac", rate=rate, layout="stereo")
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data.T), format="fltp", layout="stereo")
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    _write_m4a(path, data, rate)  # AAC in MP4: libsndfile cannot read it
     audio = load_audio(path)
     assert audio.channels == 2
     assert audio.duration == pytest.approx(11.0, abs=0.2)
@@ -151,18 +155,9 @@ def test_streamed_blocks_join_into_the_whole_recording(tmp_path: Path, opening_s
 
 
 def test_ffmpeg_formats_stream_too(tmp_path: Path, opening_stereo) -> None:
-    import av
-
     data, rate = opening_stereo
     path = tmp_path / "call.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=rate, layout="stereo")
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data.T), format="fltp", layout="stereo")
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    _write_m4a(path, data, rate)
     with open_audio(path) as audio:
         blocks = list(audio.blocks(seconds=3.0))
         assert audio.source_rate == rate and audio.channels == 2
