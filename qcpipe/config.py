@@ -94,6 +94,9 @@ class Settings:
     pass_line: float = 80.0  # monthly QA score below this fails the month (qa-rulebook.md)
     appeal_window_days: int = 7  # appeals later than this after scoring are refused
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    # A recording modified less than this many seconds ago may still be being written (a
+    # recorder writes a call as it goes): it is left for the next run, not transcribed half.
+    settle_s: float = 10.0
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options pass None when unset)."""
@@ -124,7 +127,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     known = {f.name for f in fields(Settings)}
     out: dict[str, Any] = {}
-    for section in ("storage", "asr", "scoring", "center"):
+    for section in ("storage", "ingest", "asr", "scoring", "center"):
         for key, value in raw.pop(section, {}).items():
             name = {"db": "db_url"}.get(key, key)
             if name == "channels":

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def shown_path(path: Path | str) -> str:
+    """A file name as a person can read it, and as it can be stored as text.
+
+    Linux names are bytes; one that is not UTF-8 (a share written by a Chinese Windows system
+    uses GBK) is decoded as GB18030 when it is valid there, else shown with its odd bytes
+    escaped (caf\\xe9.wav).
+    """
+    text = str(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="backslashreplace")
 
 
 class QcpipeError(Exception):
@@ -15,7 +35,7 @@ class AudioError(QcpipeError):
     def __init__(self, path: Path | str, cause: str) -> None:
         self.path = Path(path)
         self.cause = cause
-        super().__init__(f"{self.path}: {cause}")
+        super().__init__(f"{shown_path(self.path)}: {cause}")
 
 
 class ManifestError(QcpipeError):
@@ -25,7 +45,7 @@ class ManifestError(QcpipeError):
         self.path = Path(path)
         self.line = line
         self.cause = cause
-        where = f"{self.path}, line {line}" if line else str(self.path)
+        where = f"{shown_path(self.path)}, line {line}" if line else shown_path(self.path)
         super().__init__(f"{where}: {cause}")
 
 
@@ -35,6 +55,14 @@ class ModelError(QcpipeError):
 
 class ConfigError(QcpipeError):
     """A configuration file or option is invalid."""
+
+
+class StoreError(QcpipeError):
+    """The database cannot take a write: locked by another program for too long, full, read-only.
+
+    Nothing is half-written (each call is one transaction); the run stops, since no later
+    call could be stored either, and the same command resumes once the cause is fixed.
+    """
 
 
 class NotFoundError(QcpipeError):

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +65,21 @@ def opening_stereo() -> tuple[np.ndarray, int]:
     return data[: 11 * rate], rate
 
 
+def settled(*paths: Path) -> None:
+    """Date files an hour back: `qcpipe run` leaves files modified in the last seconds alone
+    (a recorder may still be writing them), as it would a file written by a test just now."""
+    past = time.time() - 3600
+    for path in paths:
+        os.utime(path, (past, past))
+
+
 def copy_calls(call_ids: list[str], dest: Path) -> Path:
     """Copy dev calls and a manifest of just those rows into `dest`; return the manifest path."""
     (dest / "audio").mkdir(parents=True, exist_ok=True)
     with open(DEV_CORPUS / "calls.csv", encoding="utf-8") as handle:
         rows = [row for row in csv.DictReader(handle) if row["call_id"] in call_ids]
     for row in rows:
-        shutil.copy(DEV_CORPUS / row["audio"], dest / row["audio"])
+        shutil.copy2(DEV_CORPUS / row["audio"], dest / row["audio"])  # keeps the old mtime: a settled file
     manifest = dest / "calls.csv"
     with open(manifest, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, stdout
 from qcpipe.cli.scoring import RulesOption, load_rules
-from qcpipe.config import ChannelMap
 from qcpipe.errors import QcpipeError
 from qcpipe.ingest import sources_for
 from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, transcribe_sources
@@ -37,15 +38,18 @@ def run_command(
     overrides: dict[str, object] = dict(
         db_url=db, model=model, device=device, compute_type=compute_type, workers=workers, rules=rules
     )
-    if agent_channel is not None:
-        overrides["channels"] = ChannelMap(agent=agent_channel, customer=1 - agent_channel)
     settings = settings_of(ctx, **overrides)
+    if agent_channel is not None:
+        settings = replace(settings, channels=replace(settings.channels, agent=agent_channel, customer=1 - agent_channel))
     rulebook = load_rules(settings.rules)  # a malformed rulebook stops the run before any work
     try:
         sources = sources_for(path, manifest, settings.timezone)
+        total = len(sources)  # a counting pass: the calls themselves are streamed, never listed
     except QcpipeError as exc:
         fail(exc)
-    if not sources:
+    for warning in sources.warnings:
+        stderr.print(f"warning: {warning}", style="yellow", highlight=False, markup=False)
+    if not total:
         fail(f"no audio files found under {path}" + (f" listed in {manifest}" if manifest else ""))
     store = database(settings)
 
@@ -59,11 +63,11 @@ def run_command(
         console=stderr,
         transient=False,
     )
-    task = progress.add_task("calls", total=len(sources), last="")
+    task = progress.add_task("calls", total=total, last="")
 
     def on_outcome(outcome: CallOutcome) -> None:
-        mark = {Outcome.DONE: "[green]✓", Outcome.SKIPPED: "[dim]=", Outcome.FAILED: "[red]✗"}[outcome.outcome]
-        progress.update(task, advance=1, last=f"{mark} {outcome.call_id}[/]")
+        mark = {Outcome.DONE: "[green]✓", Outcome.SKIPPED: "[dim]=", Outcome.BUSY: "[dim]~", Outcome.FAILED: "[red]✗"}
+        progress.update(task, advance=1, last=f"{mark[outcome.outcome]} {escape(outcome.call_id)}[/]")
 
     try:
         with progress:
@@ -81,7 +85,9 @@ def run_command(
 
 def _print_summary(summary: BatchSummary) -> None:
     stdout.print(
-        f"calls done {summary.done} · skipped {summary.skipped} · failed {summary.failed} · "
+        f"calls done {summary.done} · skipped {summary.skipped} · "
+        + (f"busy in another run {summary.busy} · " if summary.busy else "")
+        + f"failed {summary.failed} · "
         f"audio {summary.audio_s / 3600:.3f} h · wall {summary.wall_s:.1f} s · "
         f"{summary.x_realtime:.1f}× realtime",
         highlight=False,

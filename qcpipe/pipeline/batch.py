@@ -4,38 +4,53 @@
   skipped, so re-running a command does no work twice and an interrupted run resumes where
   it stopped. A changed file is processed again.
 - Workers decode and transcribe in parallel; only this thread writes to the database, one
-  transaction per call, so a crash never leaves half a call.
+  transaction per call, so a crash (even kill -9) never leaves half a call.
+- Several runs may share a folder and a database: a run claims each call before working on
+  it (`CallClaim`), and another run finding the claim leaves the call alone. A killed run's
+  claims are taken over by the next run.
 - One bad call never stops the batch: it is recorded as failed with a one-line reason that
-  names the file and the cause.
+  names the file and the cause. A call that failed because its file could not be read (still
+  being written, missing, no permission) has no content hash and is tried again by the next
+  run; one whose content is bad waits for `retry_failed`.
+- Only a database that cannot be written (StoreError: locked for too long, full) stops the
+  batch: no later call could be stored either.
 - The model is loaded only when some call needs transcribing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
+
 from qcpipe.asr import AsrOptions, Transcriber, Transcript, file_sha256, open_audio, resolve_device
 from qcpipe.asr.transcriber import default_workers
 from qcpipe.config import ChannelMap, PrivacySettings, Settings
-from qcpipe.errors import AudioError, QcpipeError
+from qcpipe.errors import AudioError, QcpipeError, StoreError, shown_path
 from qcpipe.ingest import CallSource
 from qcpipe.privacy import mask_transcript
 from qcpipe.scoring import CallInput, Rulebook, score_call
 from qcpipe.store import CallStatus, Database
 from qcpipe.store import repository as repo
-from qcpipe.store.repository import Timings
+from qcpipe.store.repository import RunOwner, Timings
 
 log = logging.getLogger(__name__)
+
+LEASE_S = 120.0  # a claim not renewed for this long belongs to a dead run
+HEARTBEAT_S = 30.0  # how often a run renews its claims
 
 
 class Outcome(StrEnum):
     DONE = "done"
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # already done with this audio and these settings
+    BUSY = "busy"  # another run is working on it
     FAILED = "failed"
 
 
@@ -53,6 +68,7 @@ class BatchSummary:
 
     done: int = 0
     skipped: int = 0
+    busy: int = 0
     failed: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
@@ -69,6 +85,8 @@ class BatchSummary:
             self.audio_s += outcome.audio_s
         elif outcome.outcome is Outcome.SKIPPED:
             self.skipped += 1
+        elif outcome.outcome is Outcome.BUSY:
+            self.busy += 1
         else:
             self.failed += 1
             self.failures.append(outcome)
@@ -78,6 +96,17 @@ class BatchSummary:
 class _Result:
     transcript: Transcript
     timings: Timings
+
+
+@dataclass
+class _Run:
+    """One batch's shared state: where to store, who it is, how to report."""
+
+    database: Database
+    owner: RunOwner
+    report: Callable[[CallOutcome], None]
+    rulebook: Rulebook | None
+    privacy: PrivacySettings
 
 
 def run_batch(
@@ -92,12 +121,15 @@ def run_batch(
     rulebook: Rulebook | None = None,
     on_outcome: Callable[[CallOutcome], None] | None = None,
     privacy: PrivacySettings = PrivacySettings(),
+    settle_s: float = 0.0,
 ) -> BatchSummary:
     """Process every source; return the summary. `transcriber` is called once, only if needed.
 
     With a `rulebook`, each call is scored as it is stored (same transaction), and a skipped
     call scored with another rulebook is re-scored (no ASR needed). Personal numbers are masked
-    before a transcript is stored, unless `privacy.store_heard_text`.
+    before a transcript is stored, unless `privacy.store_heard_text`. A file modified less than
+    `settle_s` ago, or changing while read, is failed as still being written.
+    Raises StoreError when the database cannot be written; calls stored until then are kept.
     """
     summary = BatchSummary()
     started = time.perf_counter()
@@ -113,46 +145,104 @@ def run_batch(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    todo = _pending(sources, database, asr_fingerprint, retry_failed, rulebook, report)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="asr") as pool:
-        in_flight: dict[Future[_Result], tuple[CallSource, str]] = {}
-        for source, content_hash in todo:
-            model = get_transcriber()
-            in_flight[pool.submit(_transcribe, model, source, channel_map)] = (source, content_hash)
-            # Keep a bounded queue: the folder and manifest are streamed, not all held at once.
-            if len(in_flight) >= 2 * max(1, workers):
-                _store_finished(in_flight, database, rulebook, privacy, report)
-        while in_flight:
-            _store_finished(in_flight, database, rulebook, privacy, report)
+    run = _Run(database, RunOwner(), report, rulebook, privacy)
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="asr")
+    in_flight: dict[Future[_Result], tuple[CallSource, str]] = {}
+    try:
+        with _Heartbeat(run):
+            for source, content_hash in _pending(sources, run, asr_fingerprint, retry_failed, settle_s):
+                model = get_transcriber()
+                in_flight[pool.submit(_transcribe, model, source, channel_map)] = (source, content_hash)
+                # Keep a bounded queue: the folder and manifest are streamed, not all held at once.
+                if len(in_flight) >= 2 * max(1, workers):
+                    _store_finished(in_flight, run)
+            while in_flight:
+                _store_finished(in_flight, run)
+    finally:
+        pool.shutdown(wait=not in_flight, cancel_futures=True)
+        _release_claims(run)  # after an error or Ctrl-C, leave nothing claimed
     summary.wall_s = time.perf_counter() - started
     return summary
 
 
+class _Heartbeat:
+    """Renews the run's claims every HEARTBEAT_S, so other runs know it is alive."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="claims-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                with self._run.database.transaction() as session:
+                    repo.renew_claims(session, self._run.owner)
+            except Exception:  # a missed beat only risks another run taking over late claims
+                log.warning("could not renew this run's call claims", exc_info=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _pending(
-    sources: Iterable[CallSource],
-    database: Database,
-    asr_fingerprint: str,
-    retry_failed: bool,
-    rulebook: Rulebook | None,
-    report: Callable[[CallOutcome], None],
+    sources: Iterable[CallSource], run: _Run, asr_fingerprint: str, retry_failed: bool, settle_s: float
 ) -> Iterator[tuple[CallSource, str]]:
-    """The sources that need work, each with its content hash; the rest are reported skipped."""
+    """The sources that need work, each with its content hash, claimed for this run; the
+    rest are reported skipped (done already), busy (claimed by another run) or failed."""
     for source in sources:
         try:
-            content_hash = file_sha256(source.audio_path)
-        except OSError as exc:
-            error = f"{source.audio_path}: cannot read: {exc.strerror or exc}"
-            _store_failure(database, source, None, error, report)
+            content_hash = _settled_hash(source, settle_s)
+        except AudioError as exc:
+            _store_failure(run, source, None, str(exc))
             continue
-        with database.transaction() as session:
-            call = repo.find_call(session, source.call_id)
-            up_to_date = repo.is_up_to_date(call, content_hash, asr_fingerprint, retry_failed=retry_failed)
-            if up_to_date and rulebook and call.status == CallStatus.DONE and call.rulebook_hash != rulebook.content_hash:
-                repo.save_score(session, call, score_call(repo.call_input(call), rulebook))
+        try:
+            with run.database.transaction() as session:
+                call = repo.find_call(session, source.call_id)
+                up_to_date = repo.is_up_to_date(call, content_hash, asr_fingerprint, retry_failed=retry_failed)
+                holder = None
+                if up_to_date:
+                    _rescore_if_stale(session, call, run.rulebook)
+                else:
+                    holder = repo.claim_call(session, source.call_id, run.owner, LEASE_S)
+        except IntegrityError:  # another database client claimed it in the same instant
+            holder = True
         if up_to_date:
-            report(CallOutcome(source.call_id, Outcome.SKIPPED))
+            run.report(CallOutcome(source.call_id, Outcome.SKIPPED))
+        elif holder is not None:
+            run.report(CallOutcome(source.call_id, Outcome.BUSY))
         else:
             yield source, content_hash
+
+
+def _settled_hash(source: CallSource, settle_s: float) -> str:
+    """The content hash of a recording that is complete: not modified in the last `settle_s`
+    and not changing while it is read. AudioError (naming the file) otherwise."""
+    path = source.audio_path
+    try:
+        before = os.stat(path)
+        age = time.time() - before.st_mtime
+        if age < settle_s:
+            raise AudioError(path, f"still being written (modified {max(age, 0):.0f} s ago, under the {settle_s:g} s "
+                                   "settle time); tried again on the next run")
+        content_hash = file_sha256(path)
+        after = os.stat(path)
+    except OSError as exc:
+        raise AudioError(path, f"cannot read: {exc.strerror or exc}") from None
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise AudioError(path, f"still being written (size {before.st_size} → {after.st_size} bytes while it was "
+                               "read); tried again on the next run")
+    return content_hash
+
+
+def _rescore_if_stale(session, call, rulebook: Rulebook | None) -> None:  # type: ignore[no-untyped-def]
+    if rulebook and call.status == CallStatus.DONE and call.rulebook_hash != rulebook.content_hash:
+        repo.save_score(session, call, score_call(repo.call_input(call), rulebook))
 
 
 def _transcribe(model: Transcriber, source: CallSource, channel_map: ChannelMap) -> _Result:
@@ -163,13 +253,7 @@ def _transcribe(model: Transcriber, source: CallSource, channel_map: ChannelMap)
     return _Result(transcript, Timings(decode_s=audio.decode_s, asr_s=total - audio.decode_s))
 
 
-def _store_finished(
-    in_flight: dict[Future[_Result], tuple[CallSource, str]],
-    database: Database,
-    rulebook: Rulebook | None,
-    privacy: PrivacySettings,
-    report: Callable[[CallOutcome], None],
-) -> None:
+def _store_finished(in_flight: dict[Future[_Result], tuple[CallSource, str]], run: _Run) -> None:
     """Wait for at least one call to finish; store each finished one in its own transaction."""
     finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
     for future in finished:
@@ -177,32 +261,54 @@ def _store_finished(
         try:
             result = future.result()
         except AudioError as exc:
-            _store_failure(database, source, content_hash, str(exc), report)
+            _store_failure(run, source, content_hash, str(exc))
             continue
         except QcpipeError as exc:
-            _store_failure(database, source, content_hash, f"{source.audio_path}: {exc}", report)
+            _store_failure(run, source, content_hash, f"{shown_path(source.audio_path)}: {exc}")
             continue
         except Exception as exc:  # one bad call must never stop the batch
-            log.exception("unexpected error on %s", source.audio_path)
-            _store_failure(database, source, content_hash, f"{source.audio_path}: {type(exc).__name__}: {exc}", report)
+            log.exception("unexpected error on %s", shown_path(source.audio_path))
+            _store_failure(run, source, content_hash, f"{shown_path(source.audio_path)}: {type(exc).__name__}: {exc}")
             continue
-        # Scored as stored, so findings quote what the database holds and a re-score agrees.
-        transcript = result.transcript if privacy.store_heard_text else mask_transcript(result.transcript, privacy)
-        with database.transaction() as session:
-            call = repo.save_transcript(session, source, content_hash, transcript, result.timings)
-            if rulebook is not None:
-                scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), rulebook)
-                repo.save_score(session, call, scored)
-        report(CallOutcome(source.call_id, Outcome.DONE, audio_s=transcript.duration))
+        try:
+            _store_transcript(run, source, content_hash, result)
+        except StoreError:
+            raise
+        except Exception as exc:  # a call the store or the rules choke on is that call's failure
+            log.exception("cannot store %s", source.call_id)
+            _store_failure(run, source, content_hash, f"{shown_path(source.audio_path)}: cannot store or score: "
+                                                      f"{type(exc).__name__}: {exc}")
 
 
-def _store_failure(
-    database: Database, source: CallSource, content_hash: str | None, error: str, report: Callable[[CallOutcome], None]
-) -> None:
+def _store_transcript(run: _Run, source: CallSource, content_hash: str, result: _Result) -> None:
+    """The call, its score and the end of its claim, in one transaction."""
+    # Scored as stored, so findings quote what the database holds and a re-score agrees.
+    transcript = result.transcript
+    if not run.privacy.store_heard_text:
+        transcript = mask_transcript(transcript, run.privacy)
+    with run.database.transaction() as session:
+        call = repo.save_transcript(session, source, content_hash, transcript, result.timings)
+        if run.rulebook is not None:
+            scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), run.rulebook)
+            repo.save_score(session, call, scored)
+        repo.release_claims(session, run.owner, source.call_id)
+    run.report(CallOutcome(source.call_id, Outcome.DONE, audio_s=transcript.duration))
+
+
+def _store_failure(run: _Run, source: CallSource, content_hash: str | None, error: str) -> None:
     error = " ".join(error.split())  # one line, whatever the library's message looked like
-    with database.transaction() as session:
+    with run.database.transaction() as session:
         repo.save_failure(session, source, content_hash, error)
-    report(CallOutcome(source.call_id, Outcome.FAILED, error=error))
+        repo.release_claims(session, run.owner, source.call_id)
+    run.report(CallOutcome(source.call_id, Outcome.FAILED, error=error))
+
+
+def _release_claims(run: _Run) -> None:
+    try:
+        with run.database.transaction() as session:
+            repo.release_claims(session, run.owner)
+    except Exception:  # the next run takes dead claims over anyway
+        log.warning("could not release this run's call claims", exc_info=True)
 
 
 def asr_options(settings: Settings) -> AsrOptions:
@@ -243,4 +349,5 @@ def transcribe_sources(
         rulebook=rulebook,
         on_outcome=on_outcome,
         privacy=settings.privacy,
+        settle_s=settings.settle_s,
     )

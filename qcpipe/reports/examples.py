@@ -295,7 +295,7 @@ def _read_clip(call: Call, start: float, end: float) -> tuple[np.ndarray, int, f
     Raises AudioError naming the file when it is missing, moved, changed since it was
     transcribed (another recording's clip would be wrong evidence), or unreadable.
     """
-    path = Path(call.audio_path)
+    path = call.recording_path
     if not path.is_file():
         raise AudioError(path, f"audio file missing or moved (call {call.call_id})")
     if call.content_hash and file_sha256(path) != call.content_hash:

@@ -4,9 +4,19 @@ Public surface: `open_database`, `Database`, the tables in `models`, and `reposi
 """
 
 from qcpipe.store.db import Database, open_database
-from qcpipe.store.models import Agent, Call, CallStatus, FindingRecord, FindingStatus, Segment, SpeechRegion, Team
+from qcpipe.store.models import (
+    Agent,
+    Call,
+    CallClaim,
+    CallStatus,
+    FindingRecord,
+    FindingStatus,
+    Segment,
+    SpeechRegion,
+    Team,
+)
 
 __all__ = [
-    "Agent", "Call", "CallStatus", "Database", "FindingRecord", "FindingStatus", "Segment", "SpeechRegion", "Team",
+    "Agent", "Call", "CallClaim", "CallStatus", "Database", "FindingRecord", "FindingStatus", "Segment", "SpeechRegion", "Team",
     "open_database",
 ]

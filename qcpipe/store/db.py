@@ -11,17 +11,26 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qcpipe.errors import ConfigError
+from qcpipe.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+SQLITE_BUSY_TIMEOUT_S = 60  # how long a writer waits for another to finish before giving up
+_WRITE = "qcpipe_write"  # execution option: this connection's transaction will write
+
+
 class Database:
-    """An engine plus sessions. `transaction()` is the unit of work: one call, all or nothing."""
+    """An engine plus sessions. `transaction()` is the unit of work: one call, all or nothing.
+
+    SQLite: a write transaction takes the write lock when it begins (BEGIN IMMEDIATE). With the
+    default deferred BEGIN, two runs that each read, then write, deadlock, and SQLite answers
+    one of them "database is locked" at once instead of letting it wait its turn.
+    """
 
     def __init__(self, url: str) -> None:
         try:
@@ -33,12 +42,16 @@ class Database:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(parsed)
         if parsed.get_backend_name() == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        self._writer = self.engine.execution_options(**{_WRITE: True})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration (idempotent)."""
-        with self.engine.begin() as connection:
+        """Create or upgrade the schema to the newest migration (idempotent; two processes
+        starting on a new database at once take turns, the second finds it done)."""
+        with _friendly_errors(self.url), self._writer.begin() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
             if current == _head():
                 return
@@ -51,8 +64,11 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed together at the end, or rolled back on any error."""
-        with self._sessions.begin() as session:
+        """A session whose work is committed together at the end, or rolled back on any error.
+
+        Raises StoreError when the database cannot take the write (locked too long, full).
+        """
+        with _friendly_errors(self.url), self._write_sessions.begin() as session:
             yield session
 
     def dispose(self) -> None:
@@ -76,11 +92,37 @@ def _head() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+@contextmanager
+def _friendly_errors(url: str) -> Iterator[None]:
+    """The database errors a user can act on, said plainly (the driver's words kept at the end)."""
+    try:
+        yield
+    except OperationalError as exc:
+        cause = str(exc.orig).lower()
+        where = make_url(url).render_as_string(hide_password=True)
+        if "locked" in cause or "busy" in cause:
+            raise StoreError(f"{where}: the database stayed locked by another program for more than "
+                             f"{SQLITE_BUSY_TIMEOUT_S} s; nothing was half-written, re-run to resume ({exc.orig})") from exc
+        if "full" in cause or "no space" in cause:
+            raise StoreError(f"{where}: the database or its disk is full; nothing was half-written, "
+                             f"free space and re-run to resume ({exc.orig})") from exc
+        if "readonly" in cause or "read-only" in cause or "unable to open" in cause:
+            raise StoreError(f"{where}: cannot write the database ({exc.orig})") from exc
+        raise
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # qcpipe begins transactions itself (_sqlite_begin); the driver's own BEGIN is deferred.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # The busy timeout makes a second writer wait its turn instead of failing with
+    # "database is locked"; set first, so that the statements below wait too.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # WAL lets a reviewer read while the nightly batch writes; the busy timeout makes a
-    # second writer wait its turn instead of failing with "database is locked".
+    # WAL lets a reviewer read while the nightly batch writes.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN")

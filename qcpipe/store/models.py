@@ -1,5 +1,6 @@
 """The database tables, as SQLAlchemy 2 typed ORM classes.
 
+    CallClaim                                   (a call a running batch is working on)
     Team 1─* Agent 1─* Call 1─* Segment        (what was said, by whom, when)
                              1─* SpeechRegion   (each channel's voice-activity timeline)
                              1─* FindingRecord  (a QA deduction with its evidence)
@@ -12,9 +13,12 @@ stored in UTC and shown in the center's time zone.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -39,6 +43,23 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_ENCODED_PATH = "file://"
+
+
+def stored_path(path: Path) -> str:
+    """A recording's absolute path as text the database can hold and give back exactly.
+
+    A path that is valid UTF-8 is stored as it is; one with other bytes in its name (GBK names
+    on a share) is stored as a percent-encoded file:// URL, which `Call.recording_path` decodes.
+    """
+    absolute = os.path.realpath(path)  # never raises, even on a symlink loop
+    try:
+        absolute.encode("utf-8")
+        return absolute
+    except UnicodeEncodeError:
+        return _ENCODED_PATH + quote(os.fsencode(absolute))
 
 
 class Base(DeclarativeBase):
@@ -78,7 +99,7 @@ class Call(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128), unique=True, doc="the CTI call id, or the file stem")
-    audio_path: Mapped[str] = mapped_column(Text)
+    audio_path: Mapped[str] = mapped_column(Text, doc="absolute path; file://… percent-encoded if not UTF-8")
     content_hash: Mapped[str | None] = mapped_column(String(64), doc="sha256 of the audio file")
     status: Mapped[CallStatus] = mapped_column(String(16), index=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -109,6 +130,14 @@ class Call(Base):
     )
 
     agent: Mapped[Agent | None] = relationship(back_populates="calls")
+
+    @property
+    def recording_path(self) -> Path:
+        """The recording's path, to open it again (see `stored_path`)."""
+        if self.audio_path.startswith(_ENCODED_PATH):
+            return Path(os.fsdecode(unquote_to_bytes(self.audio_path[len(_ENCODED_PATH):])))
+        return Path(self.audio_path)
+
     findings: Mapped[list[FindingRecord]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="FindingRecord.start_s"
     )
@@ -118,6 +147,22 @@ class Call(Base):
     speech: Mapped[list[SpeechRegion]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="SpeechRegion.start_s"
     )
+
+
+class CallClaim(Base):
+    """A call one `qcpipe run` is transcribing now, so that a second run on the same folder
+    and database leaves it alone. Deleted in the transaction that stores the call. A claim
+    whose run died (kill -9, power cut) is taken over: at once when its process is gone from
+    this host, else once its heartbeat is older than the lease."""
+
+    __tablename__ = "call_claims"
+
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), index=True, doc="host:pid:token of the run")
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Segment(Base):

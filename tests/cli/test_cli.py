@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, qcpipe
+from tests.conftest import SAMPLES, qcpipe, settled
 
 pytestmark = pytest.mark.asr
 
@@ -22,6 +22,7 @@ def sample_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProces
     shutil.copytree(SAMPLES / "audio", day / "audio")
     text = (SAMPLES / "calls.csv").read_text(encoding="utf-8") + "BROKEN,audio/BROKEN.wav,A01,张伟,一组,2026-10-01T09:00:00+08:00,5\n"
     (day / "audio" / "BROKEN.wav").write_bytes(b"RIFF\x00\x00")
+    settled(day / "audio" / "BROKEN.wav")
     (day / "calls.csv").write_bytes(text.encode("gbk"))
     return home, day, qcpipe("run", str(day), "--manifest", str(day / "calls.csv"), home=home, check=False)
 

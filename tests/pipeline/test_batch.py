@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from qcpipe.asr.types import AsrOptions
 from qcpipe.ingest import sources_for
 from qcpipe.pipeline import Outcome, run_batch
-from qcpipe.store import Call, CallStatus, Segment, SpeechRegion
+from qcpipe.store import Call, CallClaim, CallStatus, Segment, SpeechRegion
 from qcpipe.store import repository as repo
 from tests.conftest import copy_calls
 
@@ -41,8 +41,7 @@ def _run(db, transcriber, folder, manifest, factory=None, **kwargs):
         db,
         factory or (lambda: transcriber),
         asr_fingerprint=FINGERPRINT,
-        workers=2,
-        **kwargs,
+        **{"workers": 2, **kwargs},
     )
 
 
@@ -100,21 +99,58 @@ def test_retry_failed_tries_failed_calls_again(db, transcriber, day) -> None:
     assert (retried.done, retried.failed, retried.skipped) == (1, 1, 2)
 
 
-def test_a_crash_while_storing_leaves_no_half_call(db, transcriber, day, monkeypatch) -> None:
+def test_an_error_while_storing_a_call_rolls_it_back_and_the_batch_goes_on(db, transcriber, day, monkeypatch) -> None:
     folder, manifest = day
     real_save = repo.save_transcript
 
-    def save_then_crash(session, source, *args):
+    def save_then_fail(session, source, *args):
         call = real_save(session, source, *args)
         if source.call_id == "D110016":
             session.flush()  # segments are in the transaction …
-            raise OSError("disk I/O error")  # … when the process dies
+            raise ValueError("bad value in a segment")  # … when storing fails
         return call
 
-    monkeypatch.setattr(repo, "save_transcript", save_then_crash)
-    with pytest.raises(OSError):
-        _run(db, transcriber, folder, manifest)
+    monkeypatch.setattr(repo, "save_transcript", save_then_fail)
+    summary = _run(db, transcriber, folder, manifest)
+    assert (summary.done, summary.failed) == (1, 3)
     with db.session() as session:
-        assert repo.find_call(session, "D110016") is None
+        call = repo.find_call(session, "D110016")
+        assert call.status == CallStatus.FAILED and "cannot store or score: ValueError" in call.error
+        assert call.segments == [] and call.content_hash is not None  # waits for --retry-failed
         orphans = session.scalar(select(func.count(Segment.id)).where(~Segment.call_pk.in_(select(Call.id))))
         assert orphans == 0
+        assert session.scalar(select(func.count(CallClaim.call_id))) == 0
+
+
+def test_a_database_that_cannot_be_written_stops_the_batch_keeping_what_was_stored(
+    db, transcriber, day, dev_corpus
+) -> None:
+    """SQLite's page limit is a real "database or disk is full": the run stops with a plain
+    message, the call it was replacing keeps its old transcript whole, and the same command
+    resumes once there is room."""
+    from sqlalchemy import event
+
+    from qcpipe.errors import StoreError
+
+    folder, manifest = day
+    _run(db, transcriber, folder, manifest)
+    with db.session() as session:
+        old = [s.text for s in repo.load_call(session, "D110001").segments]
+        pages = session.execute(text("PRAGMA page_count")).scalar()
+    limit = {"pages": pages}
+
+    @event.listens_for(db.engine, "connect")
+    def cap(dbapi_connection, _record):
+        if limit["pages"]:
+            dbapi_connection.execute(f"PRAGMA max_page_count={limit['pages']}")
+
+    db.engine.dispose()
+    shutil.copy(dev_corpus / "audio" / "D110015.wav", folder / "audio" / "D110001.wav")  # re-exported recording
+    with pytest.raises(StoreError, match="database or its disk is full; nothing was half-written"):
+        _run(db, transcriber, folder, manifest, workers=1)
+    limit["pages"] = None
+    db.engine.dispose()
+    with db.session() as session:
+        assert [s.text for s in repo.load_call(session, "D110001").segments] == old
+    summary = _run(db, transcriber, folder, manifest)
+    assert (summary.done, summary.skipped) == (1, 3)
