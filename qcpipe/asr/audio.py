@@ -13,16 +13,21 @@ resampled, so a two-hour call costs the memory of one block, not of the whole ca
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile
 import soxr
 
-from qcpipe.errors import AudioError
+from qcpipe.errors import AudioError, shown_path
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wma", ".amr"})
@@ -142,7 +147,7 @@ def open_audio(path: Path | str) -> AudioStream:
     if size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     try:
-        handle = soundfile.SoundFile(str(path))
+        handle = soundfile.SoundFile(os.fsencode(path))  # bytes: a GBK-named file opens too
     except soundfile.LibsndfileError as sf_error:
         return _open_with_ffmpeg(path, str(sf_error))
     except OSError as exc:
@@ -160,33 +165,66 @@ def load_audio(path: Path | str) -> CallAudio:
 
 
 def _soundfile_pieces(path: Path, handle: soundfile.SoundFile, frames: int = 1 << 16) -> Iterator[np.ndarray]:
+    """(n, channels) float32 pieces. Where libsndfile gives up inside the file (an MP3 damaged
+    beyond its resync), FFmpeg, which skips bad packets, takes over from the same sample."""
+    delivered = 0
     try:
         while True:
             piece = handle.read(frames, dtype="float32", always_2d=True)
             if not len(piece):
                 return
+            delivered += len(piece)
             yield piece
     except soundfile.LibsndfileError as exc:
-        raise AudioError(path, f"unreadable audio after {handle.tell() / handle.samplerate:.1f} s ({exc})") from None
+        where = f"{delivered / handle.samplerate:.1f} s"
+        log.warning("%s: libsndfile stopped at %s (%s); decoding the rest with FFmpeg", shown_path(path), where, exc)
+        reason = f"unreadable audio after {where} ({exc})"
+    try:
+        rest = _open_with_ffmpeg(path, reason)
+    except AudioError:
+        raise AudioError(path, reason) from None
+    with rest:
+        for piece in rest._decoder:
+            if delivered >= len(piece):
+                delivered -= len(piece)
+                continue
+            yield piece[delivered:]
+            delivered = 0
 
 
 def _open_with_ffmpeg(path: Path, sf_error: str) -> AudioStream:
     import av  # imported lazily: only formats libsndfile lacks need FFmpeg
 
     try:
-        container = av.open(str(path))
+        str(path).encode("utf-8")
+        source: str | BinaryIO = str(path)
+    except UnicodeEncodeError:  # PyAV cannot hand FFmpeg a name that is not UTF-8: open it ourselves
+        source = open(path, "rb")  # noqa: SIM115 - closed with the stream
+
+    def close() -> None:
+        if not isinstance(source, str):
+            source.close()
+
+    try:
+        container = av.open(source)
     except Exception as exc:  # FFmpeg raises many types; all mean "not decodable audio"
+        close()
         raise AudioError(path, f"not a readable audio file ({_short(sf_error)}; ffmpeg: {_short(str(exc))})") from None
-    if not container.streams.audio:
-        container.close()
-        raise AudioError(path, "no audio stream in file")
-    stream = container.streams.audio[0]
-    context = stream.codec_context
-    rate, channels = context.sample_rate, getattr(context, "channels", None) or context.layout.nb_channels
+    stream = container.streams.audio[0] if container.streams.audio else None
+    context = stream.codec_context if stream is not None else None
+    rate = context.sample_rate if context is not None else 0
+    channels = (getattr(context, "channels", None) or context.layout.nb_channels) if context is not None else 0
     if not rate or not channels:
         container.close()
-        raise AudioError(path, f"not a readable audio file ({_short(sf_error)}; ffmpeg: no sample rate or channels)")
-    return AudioStream(path, channels, rate, _ffmpeg_pieces(path, container, stream, channels), container.close)
+        close()
+        raise AudioError(path, "no audio stream in file" if stream is None else
+                         f"not a readable audio file ({_short(sf_error)}; ffmpeg: no sample rate or channels)")
+
+    def close_all() -> None:
+        container.close()
+        close()
+
+    return AudioStream(path, channels, rate, _ffmpeg_pieces(path, container, stream, channels), close_all)
 
 
 def _ffmpeg_pieces(path: Path, container, stream, channels: int) -> Iterator[np.ndarray]:

