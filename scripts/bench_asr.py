@@ -16,7 +16,8 @@ word in the wrong lane counts as an error), and for qcpipe variants the `qcpipe 
 micro-F1 of the default rulebook on what was heard.
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
-                                [--variants naive,qcpipe,qcpipe-batched,qcpipe-hotwords]
+                                [--variants naive,qcpipe,qcpipe-batched,qcpipe-hotwords,
+                                            qcpipe-beam2,qcpipe-greedy]
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def run_naive(corpus: Path, calls: list[dict], device: str) -> dict:
     return {"wall_s": time.perf_counter() - started, "audio_s": audio_s, "cer": _cer(hypotheses, calls)}
 
 
-def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | None = None, hotwords: str | None = None) -> dict:
+def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | None = None, hotwords: str | None = None,
+               beam_size: int = 5) -> dict:
     from sqlalchemy import select
 
     from qcpipe.config import Settings
@@ -93,7 +95,8 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | Non
     wanted = {c["call_id"] for c in calls}
     sources = [s for s in read_manifest(corpus / "calls.csv") if s.call_id in wanted]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, batched=batched, hotwords=hotwords)
+        settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, batched=batched, hotwords=hotwords,
+                            beam_size=beam_size)
         database = open_database(settings.db_url)
         started = time.perf_counter()
         summary = transcribe_sources(settings, sources, database, rulebook=load_rulebook())
@@ -118,6 +121,9 @@ VARIANTS = {
     "qcpipe-batched": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, batched=True),
     # Vocabulary biasing with the script phrases the rulebook looks for.
     "qcpipe-hotwords": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, hotwords=SCRIPT_HOTWORDS),
+    # Narrower beams: the speed/accuracy trade of `[asr] beam_size`.
+    "qcpipe-beam2": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, beam_size=2),
+    "qcpipe-greedy": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, beam_size=1),
 }
 SCRIPT_HOTWORDS = "您好 欢迎致电 很高兴为您服务 让您久等了 抱歉 记录 核实 尽快处理 联系电话 回电 请您稍等 感谢您的来电 再见"
 
