@@ -14,7 +14,7 @@ from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, std
 from qcpipe.cli.scoring import RulesOption, load_rules
 from qcpipe.errors import QcpipeError
 from qcpipe.ingest import sources_for
-from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, transcribe_sources
+from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, asr_options, transcribe_sources
 
 EXIT_SOME_FAILED = 3
 
@@ -45,6 +45,7 @@ def run_command(
     try:
         sources = sources_for(path, manifest, settings.timezone)
         total = len(sources)  # a counting pass: the calls themselves are streamed, never listed
+        asr_options(settings)  # a device that is not there stops the run before the progress bar
     except QcpipeError as exc:
         fail(exc)
     for warning in sources.warnings:

@@ -131,3 +131,14 @@ def test_eval_against_labels(sample_run, dev_corpus: Path, tmp_path: Path) -> No
     (bad / "D110000.json").write_text("{not json", encoding="utf-8")
     failed = qcpipe("eval", str(bad), home=home, check=False)
     assert failed.returncode != 0 and "D110000.json" in failed.stderr
+
+
+def test_asking_for_a_gpu_that_is_not_there_stops_before_any_work(tmp_path: Path) -> None:
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count():
+        pytest.skip("this machine has a CUDA device")
+    result = qcpipe("run", str(SAMPLES / "audio"), "--device", "cuda", home=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "no CUDA device" in result.stderr
+    assert "transcribing" not in result.stderr  # refused before the progress bar, not halfway into it
