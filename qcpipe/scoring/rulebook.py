@@ -1,8 +1,9 @@
 """The rulebook: a call center's QA checks, loaded from YAML and validated with line numbers.
 
 A rulebook file has `version`, `name`, `matching:` defaults, optional named `phrase_sets:` and
-`checks:`, a list of rules. Every rule has the common fields below plus its kind's own fields
-(see `matchers/`). Adding a phrase or a rule of an existing kind is an edit of the file only.
+`checks:`, a list of rules. Every rule has the common fields (`spec.CheckSpec`) plus its kind's
+own fields (see `matchers/`), validated by pydantic models that also give the file's JSON Schema
+(`rulebook_json_schema`). Adding a phrase or a rule of an existing kind is an edit of the file only.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union
 
+from pydantic import ConfigDict, Field, ValidationError
+
+from qcpipe.configs import default_rulebook
 from qcpipe.scoring.matchers import KINDS, ParseContext, RuleKind
 from qcpipe.scoring.normalize import PinyinCoder
-from qcpipe.scoring.spec import SEVERITIES, Condition, Fields, MatchSettings, Phrase, RulebookError, \
-    parse_yaml, read_condition, read_match_settings, read_phrases
+from qcpipe.scoring.spec import Condition, Matching, MatchSettings, Phrases, RulebookError, SpecModel, Text, \
+    parse_yaml, rulebook_error, to_phrases
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,41 @@ class Rulebook:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self.rules)
 
+    @property
+    def titles(self) -> dict[str, str]:
+        """Each check's title (标准开场白 …) by id, in rulebook order: how reports name the checks."""
+        return {rule.id: rule.title for rule in self.rules}
 
-DEFAULT_RULEBOOK = Path(__file__).resolve().parents[2] / "configs" / "rules" / "default.yaml"
+
+# A check is the model of the kind its `kind:` names (a discriminated union over the registered kinds).
+AnyCheck = Annotated[Union[tuple(kind.spec for kind in KINDS.values())], Field(discriminator="kind")]
+
+
+class RulebookSpec(SpecModel):
+    """A qcpipe rulebook: a call center's QA checks, the phrases they listen for and how closely."""
+
+    model_config = ConfigDict(title="qcpipe rulebook")
+
+    version: Union[str, int, float] = Field(description="The rulebook's version, shown with its scores.")
+    name: Text = Field(description="The rulebook's name.")
+    matching: Matching | None = Field(None, description="How close heard text must be to a phrase, for every "
+                                                        "check (a check's own `matching:` overrides it).")
+    phrase_sets: dict[str, Phrases] | None = Field(
+        None, description="Named phrase lists; a check's phrase list may be one of these names.")
+    checks: Annotated[list[AnyCheck], Field(min_length=1)] = Field(
+        description="The checks; each has the common fields and those of its `kind`.")
+
+
+def rulebook_json_schema() -> dict:
+    """The JSON Schema of a rulebook file, so editors and the web rule editor validate and complete it.
+
+    It carries every rule of the models but those that take code: that a phrase set named exists,
+    that ids are unique, and that patterns are well formed (`qcpipe rules check` says those too).
+    """
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **RulebookSpec.model_json_schema()}
+
+
+DEFAULT_RULEBOOK = default_rulebook()  # shipped inside the package (qcpipe/configs)
 
 
 def load_rulebook(path: str | Path = DEFAULT_RULEBOOK) -> Rulebook:
@@ -87,54 +124,28 @@ def parse_rulebook(data: bytes | str, source: str = "<rulebook>") -> Rulebook:
 
 
 def _build(top: Any, content_hash: str, source: str) -> Rulebook:
-    fields = Fields(top, "rulebook", 1)
-    version = str(fields.get("version"))
-    name = fields.text("name")
-    matching = read_match_settings(fields.get("matching", {}) or {}, None, "matching")
-    context = ParseContext(phrase_sets=_phrase_sets(fields), matching=matching)
-    checks = fields.sequence("checks")
-    lines = getattr(checks, "item_lines", [fields.line_of("checks")] * len(checks))
+    try:
+        spec = RulebookSpec.model_validate(top, context={"phrase_sets": _phrase_set_names(top)})
+    except ValidationError as exc:
+        raise rulebook_error(exc, top) from None
+    matching = spec.matching.applied_to(MatchSettings()) if spec.matching else MatchSettings()
+    phrase_sets = {name: to_phrases(items) for name, items in (spec.phrase_sets or {}).items()}
+    context = ParseContext(phrase_sets=phrase_sets, matching=matching)
+    lines = getattr(top["checks"], "item_lines", [getattr(top, "line", None)] * len(spec.checks))
     rules: list[Rule] = []
     seen: dict[str, int] = {}
-    for raw, line in zip(checks, lines):
-        rule = _rule(raw, line, context)
-        if rule.id in seen:
-            raise RulebookError(f"duplicate id {rule.id!r} (first on line {seen[rule.id]})", rule.line, source)
-        seen[rule.id] = rule.line
-        rules.append(rule)
-    fields.done()
-    return Rulebook(name=name, version=version, matching=matching, rules=tuple(rules),
+    for check, line in zip(spec.checks, lines):
+        if check.id in seen:
+            raise RulebookError(f"duplicate id {check.id!r} (first on line {seen[check.id]})", line, source)
+        seen[check.id] = line
+        rules.append(Rule(id=check.id, title=check.title, kind=check.kind, deduction=check.deduction,
+                          severity=check.severity, veto=check.veto, condition=check.condition,
+                          matcher=KINDS[check.kind].from_spec(check, context), line=line))
+    return Rulebook(name=spec.name, version=str(spec.version), matching=matching, rules=tuple(rules),
                     content_hash=content_hash, source=source, coder=context.coder)
 
 
-def _phrase_sets(fields: Fields) -> dict[str, tuple[Phrase, ...]]:
-    raw = fields.get("phrase_sets", {}) or {}
-    sets_fields = Fields(raw, "phrase_sets", fields.line_of("phrase_sets"))
-    sets = {str(name): read_phrases(sets_fields.get(name), sets_fields, name, {}) for name in list(raw)}
-    sets_fields.done()
-    return sets
-
-
-def _rule(raw: Any, line: int, context: ParseContext) -> Rule:
-    what = f"check {raw.get('id')!r}" if isinstance(raw, dict) and "id" in raw else "check"
-    fields = Fields(raw, what, line)
-    rule_id = fields.text("id")
-    kind_name = fields.text("kind")
-    kind = KINDS.get(kind_name)
-    if kind is None:
-        raise fields.error("kind", f"unknown kind {kind_name!r} (known: {', '.join(sorted(KINDS))})")
-    condition = read_condition(fields.get("condition"), fields, "condition") if fields.has("condition") else None
-    fields.get("matching", None)  # read by the kind through ParseContext.matcher
-    rule = Rule(
-        id=rule_id,
-        title=fields.text("title"),
-        kind=kind_name,
-        deduction=fields.number("deduction", low=0.0, high=100.0, what="deduction"),
-        severity=fields.choice("severity", SEVERITIES),
-        veto=fields.flag("veto", False),
-        condition=condition,
-        matcher=kind.from_yaml(fields, context),
-        line=fields.line,
-    )
-    fields.done()
-    return rule
+def _phrase_set_names(top: Any) -> list[str]:
+    """The names checks may use as a phrase list (validation refuses any other)."""
+    sets = top.get("phrase_sets") if isinstance(top, dict) else None
+    return [name for name in sets if isinstance(name, str)] if isinstance(sets, dict) else []

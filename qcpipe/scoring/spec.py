@@ -1,18 +1,26 @@
-"""The rulebook's building blocks as typed values, read from YAML with line numbers kept.
+"""The rulebook's building blocks: typed values, the pydantic models that read them, and errors
+that name the YAML line.
 
-Every reader here raises `RulebookError` naming the YAML line, so a quality team editing the
-file sees where it is wrong. The rule kinds (`matchers/`) read their own fields with `Fields`.
+A rulebook file is validated by pydantic models: `CheckSpec` (the fields every check has) and
+each kind's subclass next to its class in `matchers/`, and the whole file in `rulebook.py`. The
+models refuse unknown keys (a typo such as `dedcution:` is an error, not a silent default) and
+give the file's JSON Schema. The YAML is read with line numbers kept, so `rulebook_error` can
+turn a validation error into a `RulebookError` naming the line of the key or item at fault.
+The matchers work on the typed values (`Phrase`, `Window`, `Condition`, `MatchSettings`).
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal, Sequence, Union
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainSerializer, \
+    PlainValidator, StringConstraints, Tag, ValidationError, ValidationInfo, WithJsonSchema
+from pydantic_core import core_schema
 
 from qcpipe.errors import ConfigError
 
@@ -86,115 +94,160 @@ def parse_yaml(text: str) -> Any:
         raise RulebookError(f"YAML syntax: {exc}") from exc
 
 
-# --- reading fields ----------------------------------------------------------------------------
+# --- validation errors in the file's terms ----------------------------------------------------
 
 
-_MISSING = object()
+# Keys refused in one place that belong in another: the error says where.
+_MISPLACED = {"pinyin_equivalents": "it can only be set in the top-level 'matching:' "
+                                    "(one pinyin coding serves the whole rulebook)"}
+
+_SAID = {
+    "string_type": "{subject} must be a non-empty string, got {shown}",
+    "string_too_short": "{subject} must be a non-empty string, got {shown}",
+    "bool_type": "{subject} must be true or false, got {shown}",
+    "literal_error": "{subject} must be one of {choices}, got {shown}",
+    "list_type": "{subject} must be a list, got {shown}",
+    "dict_type": "{subject} must be a mapping, got {shown}",
+    "model_type": "{subject} must be a mapping, got {shown}",
+    "model_attributes_type": "{subject} must be a mapping, got {shown}",
+    "too_long": "{subject} must have at most {max_length} items, got {actual_length}",
+}
 
 
-class Fields:
-    """Reads the fields of one YAML mapping, with errors that point at the right line.
+def rulebook_error(exc: ValidationError, top: Any) -> RulebookError:
+    """The first problem of the file as a `RulebookError` naming its YAML line.
 
-    `done()` rejects keys nobody read, so a typo (`dedcution:`) is an error, not a silent default.
+    First by line, but a missing field after any other problem: `dedcution: 5` is better
+    reported as the unknown field it is than as a missing `deduction`.
+
+    `top` is the YAML the models were given (`parse_yaml`'s result). A pydantic error's `loc`
+    is followed through it to the key or item at fault; its union tags (the check's kind, "a
+    list or a phrase set name" …) and missing keys are not in the YAML and are passed over.
+    """
+    found = [(error["type"] in ("missing", "union_tag_not_found"), *_where_and_why(error, top))
+             for error in exc.errors(include_url=False)]
+    _, line, cause = min(found, key=lambda item: item[:2])
+    return RulebookError(cause, line)
+
+
+def _where_and_why(error: dict, top: Any) -> tuple[int, str]:
+    """(line, cause) of one pydantic error."""
+    loc, kind, ctx = error["loc"], error["type"], error.get("ctx") or {}
+    line, node, steps = _follow(loc, top)
+    path = [name for name, _ in steps]
+    if kind == "union_tag_invalid":  # the check's `kind:` names no registered kind
+        known = ", ".join(sorted(re.findall(r"'([^']*)'", ctx["expected_tags"])))
+        return getattr(node, "key_lines", {}).get("kind", line), \
+            _said(path, f"unknown kind {ctx['tag']!r} (known: {known})")
+    if kind in ("missing", "union_tag_not_found"):
+        return line, _said(path, f"missing field {loc[-1] if kind == 'missing' else 'kind'!r}")
+    if kind == "extra_forbidden":
+        hint = f": {_MISPLACED[loc[-1]]}" if loc[-1] in _MISPLACED else ""
+        return line, _said(path[:-1], f"unknown field {loc[-1]!r}{hint}")
+    if not steps:
+        return line, f"the rulebook must be a mapping, got {_shown(error['input'])}"
+    # Any other error is about the last key or item reached.
+    subject = steps[-1][1]
+    if kind == "value_error":  # our validators' messages say what they are about
+        cause = str(ctx["error"])
+    elif kind == "too_short":
+        cause = f"{subject} must not be empty" if ctx["min_length"] == 1 else \
+            f"{subject} must have at least {ctx['min_length']} items, got {ctx['actual_length']}"
+    else:
+        choices = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        cause = _SAID.get(kind, "{subject}: {msg}").format(subject=subject, shown=_shown(error["input"]),
+                                                          choices=choices, msg=error["msg"], **ctx)
+    return line, _said(path[:-1], cause)
+
+
+def _follow(loc: tuple, top: Any) -> tuple[int, Any, list[tuple[str, str]]]:
+    """Follow an error's `loc` through the YAML: the line and node reached, and the steps taken,
+    each as (its name in a path, its name as the subject of a sentence)."""
+    node, line = top, getattr(top, "line", 1) or 1
+    steps: list[tuple[str, str]] = []
+    for step in loc:
+        if isinstance(node, dict) and isinstance(step, str) and step in node:
+            line = getattr(node, "key_lines", {}).get(step, line)
+            steps.append((step, repr(step)))
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            line = getattr(node, "item_lines", [line] * len(node))[step]
+            if steps == [("checks", "'checks'")]:  # "check 'greeting'", not "checks: item 1"
+                ident = node[step].get("id") if isinstance(node[step], dict) else None
+                label = f"check {ident!r}" if isinstance(ident, str) else f"check {step + 1}"
+                steps = [(label, label)]
+            else:
+                steps.append((f"item {step + 1}", f"item {step + 1}"))
+        else:
+            continue  # a union tag or a missing key: not in the YAML
+        node = node[step]
+    return line, node, steps
+
+
+def _said(path: list[str], message: str) -> str:
+    return f"{': '.join(path) or 'rulebook'}: {message}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- field types shared by the models ---------------------------------------------------------
+
+
+class SpecModel(BaseModel):
+    """Base of the rulebook's models: unknown keys are refused and values are not coerced
+    (`veto: "yes"`, `deduction: "5"` are errors, as a person would expect of a checked file)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+SpeakerRole = Annotated[Literal["agent", "customer"], Field(description="Whose speech the check searches.")]
+Severity = Literal["minor", "major", "critical"]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A number field's range: `Annotated[float, Bounds("window", 0.1)]`.
+
+    The range goes into the JSON Schema (minimum, maximum); a value out of range or not a
+    number reads "bad window: 'seconds' must be >= 0.1, got -3" (`what` names the family).
     """
 
-    def __init__(self, mapping: Any, what: str, line: int | None = None) -> None:
-        if not isinstance(mapping, dict):
-            raise RulebookError(f"{what} must be a mapping, got {type(mapping).__name__}", line)
-        self.mapping = mapping
-        self.what = what
-        self.line = getattr(mapping, "line", line)
-        self._read: set[str] = set()
+    what: str
+    low: float
+    high: float | None = None
 
-    def line_of(self, key: str) -> int | None:
-        return getattr(self.mapping, "key_lines", {}).get(key, self.line)
+    def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], dict]) -> core_schema.CoreSchema:
+        inner = {**handler(source), "ge": self.low, **({} if self.high is None else {"le": self.high})}
+        noun = "a whole number" if inner["type"] == "int" else "a number"
+        bounds = f">= {self.low:g}" if self.high is None else f"between {self.low:g} and {self.high:g}"
 
-    def error(self, key: str | None, cause: str) -> RulebookError:
-        return RulebookError(f"{self.what}: {cause}", self.line_of(key) if key else self.line)
+        def checked(value: Any, validate: Callable[[Any], Any], info: core_schema.ValidationInfo) -> Any:
+            try:
+                return validate(value)
+            except ValidationError as exc:
+                out_of_range = exc.errors()[0]["type"] in ("greater_than_equal", "less_than_equal")
+                must = bounds if out_of_range else f"{noun} {bounds}"
+                raise ValueError(f"bad {self.what}: {info.field_name!r} must be {must}, got {value!r}") from None
 
-    def has(self, key: str) -> bool:
-        return key in self.mapping
-
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        self._read.add(key)
-        if key in self.mapping:
-            return self.mapping[key]
-        if default is _MISSING:
-            raise self.error(None, f"missing field {key!r}")
-        return default
-
-    def text(self, key: str, default: Any = _MISSING) -> Any:
-        value = self.get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"{key!r} must be a non-empty string")
-        return value.strip()
-
-    def number(self, key: str, default: Any = _MISSING, low: float | None = None,
-               high: float | None = None, what: str = "number") -> Any:
-        value = self.get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(key, f"bad {what}: {key!r} must be a number, got {value!r}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise self.error(key, f"bad {what}: {key!r} must be {bounds}, got {value!r}")
-        return float(value)
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(key, f"{key!r} must be true or false, got {value!r}")
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...], default: Any = _MISSING) -> Any:
-        value = self.get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if value not in choices:
-            raise self.error(key, f"{key!r} must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def sequence(self, key: str, default: Any = _MISSING) -> Any:
-        value = self.get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, list) or not value:
-            raise self.error(key, f"{key!r} must be a non-empty list")
-        return value
-
-    def done(self) -> None:
-        unknown = [k for k in self.mapping if k not in self._read]
-        if unknown:
-            raise self.error(unknown[0], f"unknown field {unknown[0]!r}")
+        return core_schema.with_info_wrap_validator_function(checked, inner)
 
 
-# --- shared value types ------------------------------------------------------------------------
 
 
-ROLES = ("agent", "customer")
-SEVERITIES = ("minor", "major", "critical")
+# --- matching settings -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """How close heard text must be to a phrase to count as saying it.
-
-    char_threshold: best normalised InDel similarity (rapidfuzz partial_ratio / 100) between the
-        phrase and any same-length stretch of the text, over characters.
-    pinyin_threshold: the same over tone-less pinyin (two symbols per character: initial and
-        final, after folding the `pinyin_equivalents`), so a homophone costs nothing and a
-        near-homophone (来电 → 来便) costs half a character.
-    min_fuzzy_chars: phrases shorter than this match only exactly or as exact homophones;
-        one wrong character in a 2–3 character phrase is a different word.
-    pinyin_equivalents: pairs folded together before comparing; initials are compared whole,
-        finals by suffix (an/ang also folds ian/iang and uan/uang).
-    key_chars: classes of characters that carry a phrase's meaning (pronouns, negations): a
-        fuzzy match must hear one of the class (or a homophone) where the phrase has one, so
-        "这不是您的问题" (one character off) does not match "这不是我的问题".
-    """
+    """How close heard text must be to a phrase to count as saying it (the fields are
+    documented once, on the `matching:` model `MatchOverrides` / `Matching`)."""
 
     char_threshold: float = 0.8
     pinyin_threshold: float = 0.8
@@ -203,36 +256,53 @@ class MatchSettings:
     key_chars: tuple[str, ...] = ()
 
 
-def read_match_settings(raw: Any, base: MatchSettings | None, what: str, top_level: bool = True) -> MatchSettings:
-    """Read a `matching:` mapping; fields left out keep the values of `base`.
+Threshold = Annotated[float, Bounds("threshold", 0.01, 1.0)]
 
-    `pinyin_equivalents` only at the top level: the whole rulebook shares one pinyin coding.
-    """
-    base = base or MatchSettings()
-    fields = Fields(raw, what)
-    equivalents = base.pinyin_equivalents
-    if fields.has("pinyin_equivalents") and not top_level:
-        raise fields.error("pinyin_equivalents", "pinyin_equivalents can only be set in the top-level 'matching:'")
-    if fields.has("pinyin_equivalents"):
-        pairs = fields.sequence("pinyin_equivalents")
-        if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs):
-            raise fields.error("pinyin_equivalents", "pinyin_equivalents must be a list of [a, b] pairs")
-        equivalents = tuple((a, b) for a, b in pairs)
-    key_chars = base.key_chars
-    if fields.has("key_chars"):
-        classes = fields.sequence("key_chars")
-        if not all(isinstance(c, str) and c.strip() for c in classes):
-            raise fields.error("key_chars", "key_chars must be a list of strings (each a class of characters)")
-        key_chars = tuple(c.strip() for c in classes)
-    settings = MatchSettings(
-        char_threshold=fields.number("char_threshold", base.char_threshold, 0.01, 1.0, "threshold"),
-        pinyin_threshold=fields.number("pinyin_threshold", base.pinyin_threshold, 0.01, 1.0, "threshold"),
-        min_fuzzy_chars=int(fields.number("min_fuzzy_chars", base.min_fuzzy_chars, 1, None, "threshold")),
-        pinyin_equivalents=equivalents,
-        key_chars=key_chars,
-    )
-    fields.done()
-    return settings
+
+class MatchOverrides(SpecModel):
+    """How close heard text must be to a phrase to count as saying it. In a check, fields left
+    out keep the rulebook's `matching:`."""
+
+    char_threshold: Threshold = Field(
+        MatchSettings.char_threshold,
+        description="Best normalised InDel similarity (rapidfuzz partial_ratio / 100) between the phrase and any "
+                    "same-length stretch of the heard text, over characters (0.01–1).")
+    pinyin_threshold: Threshold = Field(
+        MatchSettings.pinyin_threshold,
+        description="The same over tone-less pinyin (two symbols per character: initial and final, after folding "
+                    "`pinyin_equivalents`), so a homophone costs nothing and a near-homophone (来电 → 来便) half "
+                    "a character (0.01–1).")
+    min_fuzzy_chars: Annotated[int, Bounds("threshold", 1)] = Field(
+        MatchSettings.min_fuzzy_chars,
+        description="Phrases shorter than this match only exactly or as exact homophones: one wrong character "
+                    "in a 2–3 character phrase is a different word.")
+    key_chars: list[Text] = Field(
+        default_factory=list, min_length=1,
+        description="Classes of characters that carry a phrase's meaning (pronouns, negations), each a string: a "
+                    "fuzzy match must hear one of the class (or a homophone) where the phrase has one, so "
+                    "这不是您的问题 does not match 这不是我的问题.")
+
+    def applied_to(self, base: MatchSettings) -> MatchSettings:
+        """`base` with the fields this mapping sets."""
+        changes = {name: getattr(self, name) for name in self.model_fields_set}
+        if "key_chars" in changes:
+            changes["key_chars"] = tuple(self.key_chars)
+        if "pinyin_equivalents" in changes:
+            changes["pinyin_equivalents"] = tuple((a, b) for a, b in changes["pinyin_equivalents"])
+        return replace(base, **changes)
+
+
+class Matching(MatchOverrides):
+    """The rulebook's `matching:` defaults (a check's own `matching:` overrides them)."""
+
+    pinyin_equivalents: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+        default_factory=list, min_length=1,
+        description="Pinyin pairs folded together before comparing ([zh, z], [an, ang] …); initials are compared "
+                    "whole, finals by suffix (an/ang also folds ian/iang and uan/uang). Top level only: the "
+                    "whole rulebook shares one pinyin coding.")
+
+
+# --- phrases -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -268,74 +338,91 @@ def expand_pattern(pattern: str) -> list[str]:
     return [head + option + rest for option in options for rest in expand_pattern(tail)]
 
 
-def _expand_checked(pattern: Any, fields: Fields, key: str) -> list[str]:
-    if not isinstance(pattern, str) or not pattern.strip():
-        raise fields.error(key, f"phrase must be a non-empty string, got {pattern!r}")
+def _wordings(pattern: str) -> list[str]:
+    return [wording for wording in expand_pattern(pattern) if wording]
+
+
+def _checked_pattern(pattern: str) -> str:
+    pattern = pattern.strip()
+    if not pattern:
+        raise ValueError("phrase must be a non-empty string, got ''")
     if pattern.count("(") != pattern.count(")") or re.search(r"\([^)]*\(", pattern):
-        raise fields.error(key, f"bad pattern {pattern!r}: groups are (a|b) or (a)?, not nested")
-    variants = [v for v in expand_pattern(pattern.strip()) if v]
-    if not variants or len(variants) > MAX_VARIANTS_PER_PATTERN:
-        raise fields.error(key, f"pattern {pattern!r} expands to {len(variants)} wordings "
-                                f"(1 to {MAX_VARIANTS_PER_PATTERN} allowed)")
-    return variants
+        raise ValueError(f"bad pattern {pattern!r}: groups are (a|b) or (a)?, not nested")
+    count = len(_wordings(pattern))
+    if not 1 <= count <= MAX_VARIANTS_PER_PATTERN:
+        raise ValueError(f"pattern {pattern!r} expands to {count} wordings (1 to {MAX_VARIANTS_PER_PATTERN} allowed)")
+    return pattern
 
 
-def read_phrase(raw: Any, what: str, line: int | None, default_veto: bool = False) -> Phrase:
-    """A phrase is a string (pattern) or a mapping {phrase, variants, veto, unless_within}."""
-    if isinstance(raw, str):
-        raw = {"phrase": raw}
-    fields = Fields(raw, what, line)
-    head = _expand_checked(fields.get("phrase"), fields, "phrase")
-    variants = list(head)
-    for pattern in fields.get("variants", []) or []:
-        variants += _expand_checked(pattern, fields, "variants")
-    unless: list[str] = []
-    for pattern in fields.get("unless_within", []) or []:
-        unless += _expand_checked(pattern, fields, "unless_within")
-    phrase = Phrase(text=head[0], variants=tuple(dict.fromkeys(variants)),
-                    veto=fields.flag("veto", default_veto), unless_within=tuple(unless))
-    fields.done()
-    return phrase
+Pattern = Annotated[str, AfterValidator(_checked_pattern), Field(
+    description="A wording: `(a|b)` is an alternation, `(a)?` an optional part, not nested "
+                f"(at most {MAX_VARIANTS_PER_PATTERN} wordings).")]
 
 
-def read_phrases(raw: Any, fields: Fields, key: str, phrase_sets: dict[str, tuple[Phrase, ...]],
-                 default_veto: bool = False) -> tuple[Phrase, ...]:
-    """A phrase list, or the name of a top-level `phrase_sets:` entry."""
-    if isinstance(raw, str) and raw in phrase_sets:
-        return phrase_sets[raw]
-    if isinstance(raw, str):
-        raise fields.error(key, f"unknown phrase set {raw!r} (known: {', '.join(phrase_sets) or 'none'})")
-    if not isinstance(raw, list) or not raw:
-        raise fields.error(key, f"{key!r} must be a non-empty list of phrases or a phrase set name")
-    lines = getattr(raw, "item_lines", [fields.line_of(key)] * len(raw))
-    return tuple(read_phrase(item, f"{fields.what}, phrase", line, default_veto)
-                 for item, line in zip(raw, lines))
+class PhraseSpec(SpecModel):
+    """A phrase with more than one wording, a veto of its own, or wordings it does not count inside."""
+
+    phrase: Pattern = Field(description="The canonical wording, what a finding names (a pattern).")
+    variants: list[Pattern] | None = Field(None, description="Other wordings (patterns) that count as saying it.")
+    veto: bool = Field(False, description="Saying (or missing) it zeroes the call (一票否决). In forbidden_phrases "
+                                          "the check's `veto` is the default.")
+    unless_within: list[Pattern] | None = Field(None, description="Longer wordings inside which a hit does not "
+                                                                  "count (不好意思 inside 不好意思我是新手).")
+
+    def value(self, default_veto: bool = False) -> Phrase:
+        head = _wordings(self.phrase)
+        variants = head + [w for pattern in self.variants or () for w in _wordings(pattern)]
+        unless = [w for pattern in self.unless_within or () for w in _wordings(pattern)]
+        return Phrase(text=head[0], variants=tuple(dict.fromkeys(variants)),
+                      veto=self.veto if "veto" in self.model_fields_set else default_veto,
+                      unless_within=tuple(unless))
 
 
-@dataclass(frozen=True)
-class Window:
-    """Where in the call a rule looks for the role's speech.
-
-    anchor: "start" = from the role's first speech onward; "end" = back from its last speech.
-    seconds: how far from the anchor (segments starting, resp. ending, inside count).
-    turns: at most this many of the role's turns from the anchor (a turn ends when the other
-        party says something); None = no limit.
-    """
-
-    anchor: str
-    seconds: float
-    turns: int | None = None
+def to_phrases(items: Sequence[str | PhraseSpec], default_veto: bool = False) -> tuple[Phrase, ...]:
+    """The typed phrases of a validated phrase list (a string item is a pattern)."""
+    return tuple((item if isinstance(item, PhraseSpec) else PhraseSpec.model_construct(phrase=item)).value(default_veto)
+                 for item in items)
 
 
-def read_window(raw: Any, what: str, line: int | None) -> Window:
-    fields = Fields(raw, f"{what}: window", line)
-    anchor = fields.choice("from", ("start", "end"))
-    seconds = fields.number("seconds", low=0.1, what="window")
-    turns = fields.get("turns", None)
-    if turns is not None and (isinstance(turns, bool) or not isinstance(turns, int) or turns < 1):
-        raise fields.error("turns", f"bad window: 'turns' must be a whole number >= 1, got {turns!r}")
-    fields.done()
-    return Window(anchor=anchor, seconds=seconds, turns=turns)
+def _known_set(name: str, info: ValidationInfo) -> str:
+    known = (info.context or {}).get("phrase_sets")
+    if known is not None and name not in known:
+        raise ValueError(f"unknown phrase set {name!r} (known: {', '.join(known) or 'none'})")
+    return name
+
+
+# Union members are chosen by the YAML value's type, so an error speaks of the member meant
+# (the tags are left out of error messages).
+PhraseItem = Annotated[
+    Union[Annotated[Pattern, Tag("wording")], Annotated[PhraseSpec, Tag("phrase mapping")]],
+    Discriminator(lambda value: "phrase mapping" if isinstance(value, (dict, PhraseSpec)) else "wording"),
+]
+Phrases = Annotated[list[PhraseItem], Field(min_length=1)]
+# A phrase list, or the name of a top-level `phrase_sets:` entry (checked against the names
+# given in the validation context, as `phrase_sets`).
+PhraseList = Annotated[
+    Union[Annotated[str, AfterValidator(_known_set), Field(description="The name of a `phrase_sets:` entry."),
+                    Tag("phrase set name")],
+          Annotated[Phrases, Tag("phrase list")]],
+    Discriminator(lambda value: "phrase set name" if isinstance(value, str) else "phrase list"),
+]
+
+
+# --- window and condition ----------------------------------------------------------------------
+
+
+class Window(SpecModel):
+    """Where in the call a rule looks for the role's speech."""
+
+    model_config = ConfigDict(frozen=True)
+
+    anchor: Literal["start", "end"] = Field(alias="from", description="start: from the role's first speech "
+                                                                      "onward; end: back from its last speech.")
+    seconds: Annotated[float, Bounds("window", 0.1)] = Field(
+        description="How far from the anchor, in seconds (segments starting, resp. ending, inside count).")
+    turns: Annotated[int, Bounds("window", 1)] | None = Field(
+        None, description="At most this many of the role's turns from the anchor (a turn ends when the other "
+                          "party says something); left out = no limit.")
 
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -360,14 +447,39 @@ class Condition:
     def __str__(self) -> str:
         return f"{self.field} {self.op} {self.value:g}"
 
+    @classmethod
+    def parse(cls, text: Any) -> Condition:
+        match = _CONDITION.match(text) if isinstance(text, str) else None
+        if not match:
+            raise ValueError(f"bad condition {text!r}: expected '<field> <op> <number>', e.g. 'queue_wait_s > 30'")
+        name, op, value = match.groups()
+        if name not in CONDITION_FIELDS:
+            raise ValueError(f"bad condition {text!r}: unknown field {name!r} (known: {', '.join(CONDITION_FIELDS)})")
+        return cls(field=name, op=op, value=float(value))
 
-def read_condition(raw: Any, fields: Fields, key: str) -> Condition:
-    match = _CONDITION.match(raw) if isinstance(raw, str) else None
-    if not match:
-        raise fields.error(key, f"bad condition {raw!r}: expected '<field> <op> <number>', "
-                                f"e.g. 'queue_wait_s > 30'")
-    name, op, value = match.groups()
-    if name not in CONDITION_FIELDS:
-        raise fields.error(key, f"bad condition {raw!r}: unknown field {name!r} "
-                                f"(known: {', '.join(CONDITION_FIELDS)})")
-    return Condition(field=name, op=op, value=float(value))
+
+ConditionText = Annotated[
+    Condition,
+    PlainValidator(Condition.parse),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["queue_wait_s > 30"],
+                    "pattern": rf"^\s*({'|'.join(CONDITION_FIELDS)})\s*(>=|<=|==|!=|>|<)\s*-?\d+(\.\d+)?\s*$"}),
+]
+
+
+# --- what every check has ----------------------------------------------------------------------
+
+
+class CheckSpec(SpecModel):
+    """The fields every check has; each rule kind (`matchers/`) adds its own and fixes `kind`."""
+
+    id: Text = Field(description="The check's fixed id: labels, findings and reports use it.")
+    title: Text = Field(description="What reports call the check (标准开场白).")
+    kind: str = Field(description="The rule kind.")
+    deduction: Annotated[float, Bounds("deduction", 0, 100)] = Field(description="Points off the call per hit.")
+    severity: Severity = Field(description="How reports rank a hit.")
+    veto: bool = Field(False, description="A hit zeroes the call (一票否决).")
+    condition: ConditionText | None = Field(
+        None, description="The check applies only to calls where `<field> <op> <number>` holds "
+                          f"(fields: {', '.join(CONDITION_FIELDS)}).")
+    matching: MatchOverrides | None = Field(None, description="This check's own thresholds.")

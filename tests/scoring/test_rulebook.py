@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import textwrap
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
-from conftest import REPO
+from tests.helpers.paths import REPO
+from qcpipe.cli import app
 from qcpipe.errors import ConfigError
-from qcpipe.scoring import RulebookError, load_rulebook, parse_rulebook
+from qcpipe.scoring import RulebookError, load_rulebook, parse_rulebook, rulebook_json_schema
+from qcpipe.scoring.matchers import KINDS
+from qcpipe.scoring.rulebook import RulebookSpec
 from qcpipe.scoring.spec import expand_pattern
 
 GREETING = """\
@@ -80,6 +86,14 @@ def test_bad_condition(mini_rulebook):
     assert error.line == FIRST_CHECK_LINE + 8 and "bad condition" in error.cause
 
 
+def test_bad_deduction(mini_rulebook):
+    error = _error(mini_rulebook, GREETING.replace("deduction: 5", "deduction: 150"))
+    assert error.line == FIRST_CHECK_LINE + 4
+    assert error.cause == "check 'greeting': bad deduction: 'deduction' must be between 0 and 100, got 150"
+    error = _error(mini_rulebook, GREETING.replace("deduction: 5", "deduction: '5'"))  # no silent coercion
+    assert error.line == FIRST_CHECK_LINE + 4 and "must be a number" in error.cause
+
+
 def test_bad_threshold(mini_rulebook):
     error = _error(mini_rulebook, GREETING, matching="matching:\n  char_threshold: 1.5\n")
     assert error.line == 4 and "bad threshold" in error.cause
@@ -92,6 +106,69 @@ def test_unknown_field_and_duplicate_key(mini_rulebook):
     assert error.line == FIRST_CHECK_LINE + 8 and "unknown field 'dedcution'" in error.cause
     error = _error(mini_rulebook, GREETING + "    deduction: 6\n")
     assert error.line == FIRST_CHECK_LINE + 8 and "duplicate key 'deduction'" in error.cause
+
+
+def test_unknown_keys_are_refused_everywhere_with_their_line(mini_rulebook):
+    error = _error(mini_rulebook, GREETING.replace("seconds: 15}", "seconds: 15, turn: 1}"))
+    assert error.line == FIRST_CHECK_LINE + 6 and error.cause == "check 'greeting': window: unknown field 'turn'"
+    error = _error(mini_rulebook, GREETING.replace("[您好]", "\n      - {phrase: 您好, varients: [你好]}"))
+    assert error.line == FIRST_CHECK_LINE + 8 and "unknown field 'varients'" in error.cause
+    error = _error(mini_rulebook, GREETING + "    matching: {pinyin_equivalents: [[zh, z]]}\n")
+    assert error.line == FIRST_CHECK_LINE + 8 and "top-level 'matching:'" in error.cause
+    with pytest.raises(RulebookError) as caught:
+        parse_rulebook("version: 1\nname: test\nchekcs: []\nchecks:\n" + GREETING, source="mini.yaml")
+    assert caught.value.line == 3 and caught.value.cause == "rulebook: unknown field 'chekcs'"
+
+
+def test_the_kind_field_chooses_the_fields(mini_rulebook):
+    # `window` and `require` belong to required_phrases: a forbidden_phrases check refuses them.
+    error = _error(mini_rulebook, GREETING.replace("required_phrases", "forbidden_phrases"))
+    assert error.line == FIRST_CHECK_LINE + 6 and "unknown field 'window'" in error.cause
+    book = mini_rulebook(GREETING + """\
+  - id: rude
+    title: 禁语
+    kind: forbidden_phrases
+    severity: critical
+    deduction: 20
+    role: agent
+    phrases: [闭嘴]
+""")
+    assert [type(rule.matcher) for rule in book.rules] == [KINDS["required_phrases"], KINDS["forbidden_phrases"]]
+    assert [rule.line for rule in book.rules] == [FIRST_CHECK_LINE, FIRST_CHECK_LINE + 8]
+
+
+def test_every_kind_has_a_model_documenting_its_fields():
+    for name, kind in KINDS.items():
+        fields = kind.spec.model_fields
+        assert fields["kind"].annotation.__args__ == (name,)
+        own = set(fields) - {"id", "title", "kind", "deduction", "severity", "veto", "condition", "matching"}
+        assert own and all(fields[f].description for f in own), f"{name}: describe every field"
+
+
+def test_schema_describes_the_rulebook_and_accepts_the_default():
+    schema = rulebook_json_schema()
+    assert schema["title"] == "qcpipe rulebook" and schema["additionalProperties"] is False
+    assert set(schema["properties"]["checks"]["items"]["discriminator"]["mapping"]) == set(KINDS)
+    deduction = schema["$defs"]["RequiredPhrasesSpec"]["properties"]["deduction"]
+    assert (deduction["minimum"], deduction["maximum"]) == (0, 100) and deduction["description"]
+    data = yaml.safe_load((REPO / "configs" / "rules" / "default.yaml").read_text(encoding="utf-8"))
+    try:
+        import jsonschema
+    except ImportError:
+        jsonschema = None
+    if jsonschema is not None:
+        jsonschema.Draft202012Validator(schema).validate(data)
+    # The models keep everything the file says: validate, dump, validate again.
+    spec = RulebookSpec.model_validate(data)
+    dumped = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    assert dumped == data and RulebookSpec.model_validate(dumped) == spec
+
+
+def test_rules_schema_command_prints_the_schema_as_json():
+    result = CliRunner().invoke(app, ["rules", "schema"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == rulebook_json_schema()
+    assert "一票否决" in result.stdout  # not escaped (ensure_ascii=False)
 
 
 def test_bad_phrase_pattern_and_unknown_phrase_set(mini_rulebook):

@@ -1,20 +1,21 @@
 """The contract between the engine and the rule kinds, the kind registry, and the call view.
 
 A rule *kind* is one small class, registered by name with `@register("kind_name")`; a rule
-*instance* (greeting, closing …) is a YAML entry naming its kind. The class reads the kind's own
-fields from YAML once (`from_yaml`) and then checks calls (`check`), returning `Hit`s; the engine
-turns hits into `Finding`s with the rule's deduction, severity and the rulebook hash.
+*instance* (greeting, closing …) is a YAML entry naming its kind. The kind's own fields are a
+pydantic model (`spec`, a `CheckSpec` subclass next to the class); the class is built once from a
+validated entry (`from_spec`) and then checks calls (`check`), returning `Hit`s; the engine turns
+hits into `Finding`s with the rule's deduction, severity and the rulebook hash.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence, get_args
 
 from qcpipe.asr.types import Role
 from qcpipe.scoring.matching import MatchKind, PhraseMatcher
 from qcpipe.scoring.normalize import PinyinCoder
-from qcpipe.scoring.spec import ROLES, Fields, MatchSettings, Phrase, read_match_settings
+from qcpipe.scoring.spec import CheckSpec, MatchOverrides, MatchSettings, Phrase, PhraseSpec, to_phrases
 
 
 class NotApplicableError(Exception):
@@ -47,7 +48,7 @@ class Hit:
 
 @dataclass
 class ParseContext:
-    """What a kind needs while reading its YAML: named phrase sets and matching defaults.
+    """What a kind needs to build from its validated entry: named phrase sets and matching defaults.
 
     One pinyin coder serves the whole rulebook (phrases and heard text must share its codes),
     which is why `pinyin_equivalents` can be set only in the top-level `matching:`.
@@ -61,12 +62,13 @@ class ParseContext:
     def __post_init__(self) -> None:
         self.coder = PinyinCoder(self.matching.pinyin_equivalents)
 
-    def matcher(self, phrases: Sequence[Phrase], fields: Fields) -> PhraseMatcher:
+    def phrases(self, value: str | Sequence[str | PhraseSpec], default_veto: bool = False) -> tuple[Phrase, ...]:
+        """The phrases of a validated phrase list, or of the named phrase set (as the set defines them)."""
+        return self.phrase_sets[value] if isinstance(value, str) else to_phrases(value, default_veto)
+
+    def matcher(self, phrases: Sequence[Phrase], overrides: MatchOverrides | None) -> PhraseMatcher:
         """A matcher for `phrases` with the rule's `matching:` overrides, if any."""
-        settings = self.matching
-        if fields.has("matching"):
-            settings = read_match_settings(fields.get("matching"), self.matching, f"{fields.what}: matching",
-                                           top_level=False)
+        settings = overrides.applied_to(self.matching) if overrides else self.matching
         key = (tuple(phrases), settings)  # rules sharing a phrase set share its matcher (and memo)
         if key not in self._matchers:
             self._matchers[key] = PhraseMatcher(phrases, settings, self.coder)
@@ -77,10 +79,12 @@ class RuleKind:
     """Base of the rule kinds. Subclasses: a docstring saying what they check and why."""
 
     name: ClassVar[str] = ""
+    spec: ClassVar[type[CheckSpec]]  # the kind's fields: `kind: Literal["<name>"]` and its own, documented
     needs_roles: ClassVar[bool] = True  # only the agent's words can cost the agent
 
     @classmethod
-    def from_yaml(cls, fields: Fields, context: ParseContext) -> RuleKind:
+    def from_spec(cls, spec: CheckSpec, context: ParseContext) -> RuleKind:
+        """The rule instance of one validated rulebook entry of this kind."""
         raise NotImplementedError
 
     def check(self, call: "CallView") -> list[Hit]:
@@ -103,12 +107,10 @@ def register(name: str) -> Callable[[type[RuleKind]], type[RuleKind]]:
     def add(cls: type[RuleKind]) -> type[RuleKind]:
         if name in KINDS:
             raise ValueError(f"rule kind {name!r} registered twice")
+        if get_args(cls.spec.model_fields["kind"].annotation) != (name,):
+            raise ValueError(f"{cls.__name__}.spec must declare kind: Literal[{name!r}]")
         cls.name = name
         KINDS[name] = cls
         return cls
 
     return add
-
-
-def read_role(fields: Fields, key: str = "role") -> Role:
-    return Role(fields.choice(key, ROLES))

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matchers.base import Hit, ParseContext, RuleKind, read_role, register
+from qcpipe.scoring.matchers.base import Hit, ParseContext, RuleKind, register
 from qcpipe.scoring.matchers.view import CallView, hit_for
 from qcpipe.scoring.matching import Match, PhraseMatcher
-from qcpipe.scoring.spec import Fields, read_phrases
+from qcpipe.scoring.spec import CheckSpec, PhraseList, SpeakerRole
+
+
+class ForbiddenPhrasesSpec(CheckSpec):
+    """`kind: forbidden_phrases`: words the agent must never say (服务禁语)."""
+
+    kind: Literal["forbidden_phrases"]
+    role: SpeakerRole
+    phrases: PhraseList = Field(description="The forbidden phrases (or a phrase set name); a phrase's `veto` "
+                                            "defaults to the check's.")
 
 
 @register("forbidden_phrases")
@@ -20,19 +33,19 @@ class ForbiddenPhrases(RuleKind):
     Only the role's own turns are searched: a customer saying 不关我的事 costs the agent nothing.
     A hit inside one of the phrase's `unless_within` wordings does not count.
 
-    YAML: role, phrases: [phrase | {phrase, variants, veto, unless_within}]; the rule's `veto`
-    is the default of each phrase's.
+    Fields: `ForbiddenPhrasesSpec`; the rule's `veto` is the default of each phrase's.
     """
+
+    spec = ForbiddenPhrasesSpec
 
     def __init__(self, role: Role, matcher: PhraseMatcher) -> None:
         self.role = role
         self.matcher = matcher
 
     @classmethod
-    def from_yaml(cls, fields: Fields, context: ParseContext) -> ForbiddenPhrases:
-        default_veto = fields.mapping.get("veto", False) is True
-        phrases = read_phrases(fields.get("phrases"), fields, "phrases", context.phrase_sets, default_veto)
-        return cls(read_role(fields), context.matcher(phrases, fields))
+    def from_spec(cls, spec: ForbiddenPhrasesSpec, context: ParseContext) -> ForbiddenPhrases:
+        phrases = context.phrases(spec.phrases, default_veto=spec.veto)
+        return cls(Role(spec.role), context.matcher(phrases, spec.matching))
 
     def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
         return {"forbidden": (self.role, self.matcher)}

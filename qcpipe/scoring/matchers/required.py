@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal, Union
+
+from pydantic import Discriminator, Field, Tag
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, RuleKind, read_role, register
+from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, RuleKind, register
 from qcpipe.scoring.matchers.view import CallView, missing_hit
 from qcpipe.scoring.matching import PhraseMatcher
-from qcpipe.scoring.spec import Fields, Window, read_phrases, read_window
+from qcpipe.scoring.spec import CheckSpec, PhraseList, SpeakerRole, Window
+
+
+class RequiredPhrasesSpec(CheckSpec):
+    """`kind: required_phrases`: script lines the agent must say at a point of the call (greeting, closing)."""
+
+    kind: Literal["required_phrases"]
+    role: SpeakerRole
+    window: Window = Field(description="Where in the call the phrases must be said.")
+    require: Annotated[
+        Union[Annotated[dict[str, PhraseList], Field(min_length=1), Tag("named groups")],
+              Annotated[PhraseList, Tag("one group")]],
+        Discriminator(lambda value: "named groups" if isinstance(value, dict) else "one group"),
+    ] = Field(description="{group: phrases}: one phrase of every group must be said (phrases within a group are "
+                          "alternatives); a phrase list or phrase set name is one group.")
 
 
 @dataclass(frozen=True)
@@ -27,9 +44,10 @@ class RequiredPhrases(RuleKind):
     the standard greeting); phrases within a group are alternatives (欢迎致电 / 很高兴为您服务).
     One missing group costs the rule's deduction once; the finding quotes the window searched.
 
-    YAML: role, window {from: start|end, seconds, turns?}, require: {group: [phrases]} or a list
-    (one group).
+    Fields: `RequiredPhrasesSpec`.
     """
+
+    spec = RequiredPhrasesSpec
 
     def __init__(self, role: Role, window: Window, groups: tuple[_Group, ...]) -> None:
         self.role = role
@@ -37,16 +55,11 @@ class RequiredPhrases(RuleKind):
         self.groups = groups
 
     @classmethod
-    def from_yaml(cls, fields: Fields, context: ParseContext) -> RequiredPhrases:
-        window = read_window(fields.get("window"), fields.what, fields.line_of("window"))
-        raw = fields.get("require")
-        named = raw if isinstance(raw, dict) else {"required": raw}
-        if not named:
-            raise fields.error("require", "'require' needs at least one phrase group")
-        groups = tuple(_Group(str(name), context.matcher(read_phrases(phrases, fields, "require", context.phrase_sets),
-                                                           fields))
+    def from_spec(cls, spec: RequiredPhrasesSpec, context: ParseContext) -> RequiredPhrases:
+        named = spec.require if isinstance(spec.require, dict) else {"required": spec.require}
+        groups = tuple(_Group(name, context.matcher(context.phrases(phrases), spec.matching))
                        for name, phrases in named.items())
-        return cls(read_role(fields), window, groups)
+        return cls(Role(spec.role), spec.window, groups)
 
     def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
         return {group.name: (self.role, group.matcher) for group in self.groups}

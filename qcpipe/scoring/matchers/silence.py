@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, RuleKind, read_role, register
+from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, RuleKind, register
 from qcpipe.scoring.matchers.view import CallView, missing_hit
 from qcpipe.scoring.matching import PhraseMatcher
-from qcpipe.scoring.spec import Fields, read_phrases
+from qcpipe.scoring.spec import Bounds, CheckSpec, PhraseList, SpeakerRole
+
+
+class SilenceHoldNoticeSpec(CheckSpec):
+    """`kind: silence_hold_notice`: long silences must be announced first (请您稍等)."""
+
+    kind: Literal["silence_hold_notice"]
+    role: SpeakerRole
+    min_silence_s: Annotated[float, Bounds("threshold", 1.0)] = Field(
+        description="Silences on all channels at least this long (seconds, VAD padding added back) are checked.")
+    vad_padding_s: Annotated[float, Bounds("threshold", 0.0, 5.0)] = Field(
+        0.0, description="How much voice-activity padding shortens a measured silence (seconds); added back.")
+    notice_within_s: Annotated[float, Bounds("window", 1.0)] = Field(
+        30.0, description="The notice counts if said in this many seconds before the silence starts.")
+    phrases: PhraseList = Field(description="The notices, one of which must be said (or a phrase set name).")
 
 
 @register("silence_hold_notice")
@@ -22,8 +39,10 @@ class SilenceHoldNotice(RuleKind):
     come from the role in the `notice_within_s` before the silence starts. Each unannounced
     silence is one hit.
 
-    YAML: role, min_silence_s, vad_padding_s, notice_within_s, phrases.
+    Fields: `SilenceHoldNoticeSpec`.
     """
+
+    spec = SilenceHoldNoticeSpec
 
     GRACE_S = 1.0  # a notice whose segment starts just after VAD's silence start still counts
 
@@ -36,14 +55,13 @@ class SilenceHoldNotice(RuleKind):
         self.matcher = matcher
 
     @classmethod
-    def from_yaml(cls, fields: Fields, context: ParseContext) -> SilenceHoldNotice:
+    def from_spec(cls, spec: SilenceHoldNoticeSpec, context: ParseContext) -> SilenceHoldNotice:
         return cls(
-            role=read_role(fields),
-            min_silence_s=fields.number("min_silence_s", low=1.0, what="threshold"),
-            vad_padding_s=fields.number("vad_padding_s", 0.0, 0.0, 5.0, "threshold"),
-            notice_within_s=fields.number("notice_within_s", 30.0, 1.0, None, "window"),
-            matcher=context.matcher(read_phrases(fields.get("phrases"), fields, "phrases", context.phrase_sets),
-                                    fields),
+            role=Role(spec.role),
+            min_silence_s=spec.min_silence_s,
+            vad_padding_s=spec.vad_padding_s,
+            notice_within_s=spec.notice_within_s,
+            matcher=context.matcher(context.phrases(spec.phrases), spec.matching),
         )
 
     def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matchers.base import Hit, NotRelevant, ParseContext, RuleKind, read_role, register
+from qcpipe.scoring.matchers.base import Hit, NotRelevant, ParseContext, RuleKind, register
 from qcpipe.scoring.matchers.view import CallView, hit_for, missing_hit
 from qcpipe.scoring.matching import PhraseMatcher
-from qcpipe.scoring.spec import Fields, read_phrases
+from qcpipe.scoring.spec import Bounds, CheckSpec, PhraseList, SpeakerRole, SpecModel
+
+
+class TriggerSpec(SpecModel):
+    """What the check waits for: the `role` saying one of `phrases`."""
+
+    role: SpeakerRole
+    phrases: PhraseList = Field(description="The trigger phrases (or a phrase set name, e.g. complaint_triggers).")
+
+
+class TriggeredResponseSpec(CheckSpec):
+    """`kind: triggered_response`: when the customer says X, the agent must answer with Y."""
+
+    kind: Literal["triggered_response"]
+    role: SpeakerRole
+    trigger: TriggerSpec = Field(description="What starts the check; calls without it are not affected.")
+    within_s: Annotated[float, Bounds("window", 1.0)] = Field(
+        120.0, description="The response counts if it starts within this many seconds after the trigger ends.")
+    phrases: PhraseList = Field(description="The responses, one of which must be said (or a phrase set name).")
 
 
 @register("triggered_response")
@@ -21,8 +42,10 @@ class TriggeredResponse(RuleKind):
     `within_s`, is searched. Calls without a trigger are not affected. The finding quotes the
     agent's speech searched and notes the customer's words that triggered the check.
 
-    YAML: role, trigger: {role, phrases (list or phrase-set name)}, within_s, phrases.
+    Fields: `TriggeredResponseSpec`.
     """
+
+    spec = TriggeredResponseSpec
 
     def __init__(self, role: Role, trigger_role: Role, trigger: PhraseMatcher, within_s: float,
                  response: PhraseMatcher) -> None:
@@ -33,15 +56,10 @@ class TriggeredResponse(RuleKind):
         self.response = response
 
     @classmethod
-    def from_yaml(cls, fields: Fields, context: ParseContext) -> TriggeredResponse:
-        trigger_fields = Fields(fields.get("trigger"), f"{fields.what}: trigger", fields.line_of("trigger"))
-        trigger_role = read_role(trigger_fields)
-        trigger = context.matcher(read_phrases(trigger_fields.get("phrases"), trigger_fields, "phrases",
-                                               context.phrase_sets), fields)
-        trigger_fields.done()
-        within_s = fields.number("within_s", 120.0, 1.0, None, "window")
-        response = context.matcher(read_phrases(fields.get("phrases"), fields, "phrases", context.phrase_sets), fields)
-        return cls(read_role(fields), trigger_role, trigger, within_s, response)
+    def from_spec(cls, spec: TriggeredResponseSpec, context: ParseContext) -> TriggeredResponse:
+        trigger = context.matcher(context.phrases(spec.trigger.phrases), spec.matching)
+        response = context.matcher(context.phrases(spec.phrases), spec.matching)
+        return cls(Role(spec.role), Role(spec.trigger.role), trigger, spec.within_s, response)
 
     def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
         return {"trigger": (self.trigger_role, self.trigger), "response": (self.role, self.response)}
