@@ -1,6 +1,7 @@
 """Settings: defaults, overridden by a TOML file, then by environment variables, then by CLI options.
 
-Every key is documented in `configs/qcpipe.toml`, the file a call center copies and edits.
+Every key is documented in the shipped `qcpipe/configs/qcpipe.toml` (`configs/qcpipe.toml` in a
+checkout; `qcpipe config template` prints it), the file a call center copies and edits.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from qcpipe.configs import default_rulebook
 from qcpipe.errors import ConfigError
+from qcpipe.periods import DEFAULT_TIMEZONE
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -89,8 +92,8 @@ class Settings:
     hotwords: str | None = None
     initial_prompt: str | None = None
     channels: ChannelMap = field(default_factory=ChannelMap)
-    rules: Path = field(default_factory=lambda: _PACKAGE_DIR.parent / "configs" / "rules" / "default.yaml")
-    timezone: str = "Asia/Shanghai"
+    rules: Path = field(default_factory=default_rulebook)
+    timezone: str = DEFAULT_TIMEZONE
     pass_line: float = 80.0  # monthly QA score below this fails the month (qa-rulebook.md)
     appeal_window_days: int = 7  # appeals later than this after scoring are refused
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
@@ -101,6 +104,14 @@ class Settings:
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options pass None when unset)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def with_agent_channel(self, channel: int | None) -> Settings:
+        """A copy where the agent is on `channel` and the customer on the other of a stereo pair."""
+        if channel is None:
+            return self
+        if channel not in (0, 1):
+            raise ConfigError(f"agent channel {channel}: a stereo recording has channels 0 (left) and 1 (right)")
+        return replace(self, channels=replace(self.channels, agent=channel, customer=1 - channel))
 
 
 _ENV = {"QCPIPE_DB": "db_url", "QCPIPE_MODEL": "model", "QCPIPE_DEVICE": "device"}
@@ -125,13 +136,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    known = {f.name for f in fields(Settings)}
+    # The sections of their own ([channels], [privacy]) are read below, never as a plain key.
+    known = {f.name for f in fields(Settings)} - {"channels", "privacy"}
     out: dict[str, Any] = {}
     for section in ("storage", "ingest", "asr", "scoring", "center"):
         for key, value in raw.pop(section, {}).items():
             name = {"db": "db_url"}.get(key, key)
-            if name == "channels":
-                continue
             if name not in known:
                 raise ConfigError(f"{path}: unknown key [{section}] {key}")
             out[name] = Path(value) if name in ("models_dir", "rules") else value

@@ -1,4 +1,4 @@
-"""The few exception types qcpipe raises. Only the CLI turns them into messages and exit codes."""
+"""The few exception types qcpipe raises. Only the CLI's `main()` turns them into messages and exit codes."""
 
 from __future__ import annotations
 
@@ -26,7 +26,15 @@ def shown_path(path: Path | str) -> str:
 
 
 class QcpipeError(Exception):
-    """Base class of every error qcpipe reports to a user."""
+    """Base class of every error qcpipe reports to a user: the message is the whole report."""
+
+    exit_code = 1
+
+
+class UsageError(QcpipeError):
+    """A command given options that do not go together (exit code 2, as for a bad option)."""
+
+    exit_code = 2
 
 
 class AudioError(QcpipeError):
@@ -58,7 +66,8 @@ class ConfigError(QcpipeError):
 
 
 class StoreError(QcpipeError):
-    """The database cannot take a write: locked by another program for too long, full, read-only.
+    """The database cannot be used: not a database (damaged), unreachable, locked by another
+    program for too long, full, read-only.
 
     Nothing is half-written (each call is one transaction); the run stops, since no later
     call could be stored either, and the same command resumes once the cause is fixed.

@@ -27,6 +27,7 @@ from pathlib import Path
 from qcpipe.asr.types import Role, Segment, SpeechRegion
 from qcpipe.scoring import CallInput, evaluate, load_rulebook, parse_rulebook, score_call
 from qcpipe.store import open_database
+from qcpipe.scoring.records import call_input
 from qcpipe.store import repository as repo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def load_calls(db_url: str) -> list[CallInput]:
     calls, last = [], 0
     with database.session() as session:
         while page := repo.calls_for_scoring(session, after_pk=last, limit=500):
-            calls += [repo.call_input(call) for call in page]
+            calls += [call_input(call) for call in page]
             last = page[-1].id
     database.dispose()
     return calls

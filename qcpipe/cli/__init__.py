@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
-from qcpipe.cli import calls, examples, export, model, report, review, rules, run, scoring
-from qcpipe.cli.common import AppState, fail
+from qcpipe.cli import calls, config, examples, export, model, report, review, rules, run, scoring
+from qcpipe.cli.common import AppState, stderr
 from qcpipe.config import load_settings
 from qcpipe.errors import QcpipeError
 
@@ -36,10 +38,7 @@ def main_options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, to stderr.")] = False,
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        ctx.obj = AppState(load_settings(config))
-    except QcpipeError as exc:
-        fail(exc)
+    ctx.obj = AppState(load_settings(config))
 
 
 app.command("run")(run.run_command)
@@ -58,11 +57,25 @@ app.add_typer(export.app, name="export")
 app.add_typer(report.app, name="report")
 app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
+app.add_typer(config.app, name="config")
 
 
 def main() -> None:
+    """The one place where errors become messages and exit codes: a command raises, this says it."""
     try:
         app()
     except KeyboardInterrupt:
         print("interrupted; calls already stored are kept, re-run the same command to resume", file=sys.stderr)
         raise SystemExit(130) from None
+    except QcpipeError as exc:
+        _say_error(str(exc))
+        raise SystemExit(exc.exit_code) from None
+    except SQLAlchemyError as exc:  # a database error no service put in plainer words
+        logging.getLogger(__name__).info("database error", exc_info=True)
+        _say_error(f"database error: {(str(getattr(exc, 'orig', None) or exc).strip().splitlines() or ['?'])[0]}")
+        raise SystemExit(1) from None
+
+
+def _say_error(message: str) -> None:
+    # Plain text (a file name may hold "["), on one line however wide the terminal.
+    stderr.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True, highlight=False)

@@ -1,16 +1,17 @@
-"""What every command shares: the settings, the database, and turning errors into messages."""
+"""What every command shares: the settings, the database, and tables that never cut text."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Column, Table
 
 from qcpipe.config import Settings
-from qcpipe.errors import QcpipeError
 from qcpipe.store import Database, open_database
 
 stdout = Console()
@@ -28,24 +29,17 @@ class AppState:
 
 def settings_of(ctx: typer.Context, **overrides: object) -> Settings:
     state: AppState = ctx.find_root().obj
+    return state.settings.with_overrides(**overrides)
+
+
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Database]:
+    """The command's database, opened (and migrated) on entry and closed on exit."""
+    store = open_database(settings.db_url)
     try:
-        return state.settings.with_overrides(**overrides)
-    except QcpipeError as exc:
-        fail(exc)
-
-
-def database(settings: Settings) -> Database:
-    try:
-        return open_database(settings.db_url)
-    except QcpipeError as exc:
-        fail(exc)
-    except Exception as exc:  # driver errors: unreachable server, unwritable file …
-        fail(f"cannot open database {settings.db_url}: {exc}")
-
-
-def fail(error: QcpipeError | str, code: int = 1) -> NoReturn:
-    stderr.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
-    raise typer.Exit(code)
+        yield store
+    finally:
+        store.dispose()
 
 
 def table(*headers: str, **options: object) -> Table:

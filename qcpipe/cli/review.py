@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, TypeVar
-from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.orm import Session
 
-from qcpipe.cli.common import DbOption, database, fail, settings_of, stdout, table
+from qcpipe.cli.common import DbOption, open_store, settings_of, stdout, table
 from qcpipe.config import Settings
-from qcpipe.errors import QcpipeError
-from qcpipe.review import (
-    calibration,
-    decide_appeal,
-    file_appeal,
-    finding_history,
-    flagged_calls,
-    month_bounds,
-    review_finding,
-)
+from qcpipe.errors import UsageError
+from qcpipe.periods import days_period, parse_month, zone
+from qcpipe.review import calibration, decide_appeal, file_appeal, finding_history, flagged_calls, review_finding
 from qcpipe.store.models import utcnow
 
 T = TypeVar("T")
@@ -29,15 +21,9 @@ DateOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help=
 
 
 def _in_transaction(settings: Settings, work: Callable[[Session], T]) -> T:
-    """Run one unit of work; a refused decision changes nothing and exits with its reason."""
-    store = database(settings)
-    try:
-        with store.transaction() as session:
-            return work(session)
-    except QcpipeError as exc:
-        fail(exc)
-    finally:
-        store.dispose()
+    """Run one unit of work; a refused decision raises and changes nothing."""
+    with open_store(settings) as store, store.transaction() as session:
+        return work(session)
 
 
 def flagged_command(
@@ -51,16 +37,16 @@ def flagged_command(
 ) -> None:
     """Calls with open findings, worst score first, each with its findings."""
     settings = settings_of(ctx, db_url=db)
-    zone = ZoneInfo(settings.timezone)
-    start = (date or since).replace(tzinfo=zone) if (date or since) else None
-    until = start + timedelta(days=1) if date else None
+    period = days_period(settings.timezone, on=date, since=since)
     calls = _in_transaction(
-        settings, lambda s: flagged_calls(s, since=start, until=until, team=team, agent=agent, rule=rule)
+        settings, lambda s: flagged_calls(s, settings.privacy, period=period, team=team, agent=agent, rule=rule)
     )
+    center = zone(settings.timezone)
     for call in calls:
-        when = call.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if call.started_at else ""
+        when = call.started_at.astimezone(center).strftime("%Y-%m-%d %H:%M") if call.started_at else ""
         who = f"{call.agent_id or ''} {call.agent_name or ''}".strip()
-        stdout.print(f"[bold]{call.call_id}[/] · score {call.score:g} · {who} · {call.team or ''} · {when}", highlight=False)
+        stdout.print(f"{call.call_id} · score {call.score:g} · {who} · {call.team or ''} · {when}",
+                     style="bold", highlight=False, markup=False)
         for f in call.findings:
             stdout.print(
                 f"  #{f.id} {f.rule_id} −{f.deduction:g}{' veto' if f.veto else ''} {f.speaker} "
@@ -78,8 +64,8 @@ def finding_command(
 ) -> None:
     """A finding's evidence and its whole review and appeal history."""
     settings = settings_of(ctx, db_url=db)
-    zone = ZoneInfo(settings.timezone)
-    view, events = _in_transaction(settings, lambda s: finding_history(s, finding_id))
+    view, events = _in_transaction(settings, lambda s: finding_history(s, finding_id, settings.privacy))
+    center = zone(settings.timezone)
     stdout.print(
         f"#{view.id} {view.call_id} {view.rule_id} ({view.title}) −{view.deduction:g} · {view.status}\n"
         f"  {view.speaker} {view.start:.1f}–{view.end:.1f}s “{view.quote}” ≈ {view.phrase} [{view.match_kind}] {view.note}",
@@ -87,7 +73,7 @@ def finding_command(
         markup=False,
     )
     for event in events:
-        stdout.print(f"  {event.at.astimezone(zone):%Y-%m-%d %H:%M} {event.what} by {event.who}: {event.comment}",
+        stdout.print(f"  {event.at.astimezone(center):%Y-%m-%d %H:%M} {event.what} by {event.who}: {event.comment}",
                      highlight=False, markup=False)
 
 
@@ -102,7 +88,7 @@ def review_command(
 ) -> None:
     """Confirm or overturn a finding; the call's score is recomputed. Re-reviewing keeps the history."""
     if confirm == overturn:
-        fail("give exactly one of --confirm or --overturn", code=2)
+        raise UsageError("give exactly one of --confirm or --overturn")
     settings = settings_of(ctx, db_url=db)
 
     def work(session: Session) -> str:
@@ -142,7 +128,7 @@ def appeal_decide_command(
 ) -> None:
     """Rule on an appeal. The ruling is final."""
     if uphold == reject:
-        fail("give exactly one of --uphold or --reject", code=2)
+        raise UsageError("give exactly one of --uphold or --reject")
     settings = settings_of(ctx, db_url=db)
 
     def work(session: Session) -> str:
@@ -161,10 +147,7 @@ def calibration_command(
     """Per check: how often monitors confirmed or overturned the machine (precision as reviewed)."""
     settings = settings_of(ctx, db_url=db)
     if month is not None:
-        try:
-            month_bounds(month, settings.timezone)
-        except QcpipeError as exc:
-            fail(exc)
+        month = parse_month(month)  # a bad month is said before the database is opened
     rows = _in_transaction(settings, lambda s: calibration(s, month=month, timezone=settings.timezone))
     out = table("check", "findings", "reviewed", "confirmed", "overturned", "precision as reviewed")
     for row in rows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +9,11 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from qcpipe.cli.common import DbOption, database, fail, settings_of, stderr, stdout
-from qcpipe.cli.scoring import RulesOption, load_rules
+from qcpipe.cli.common import DbOption, open_store, settings_of, stderr, stdout
+from qcpipe.cli.scoring import RulesOption
 from qcpipe.errors import QcpipeError
 from qcpipe.ingest import sources_for
+from qcpipe.scoring import load_rulebook
 from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, asr_options, transcribe_sources
 
 EXIT_SOME_FAILED = 3
@@ -38,21 +38,15 @@ def run_command(
     overrides: dict[str, object] = dict(
         db_url=db, model=model, device=device, compute_type=compute_type, workers=workers, rules=rules
     )
-    settings = settings_of(ctx, **overrides)
-    if agent_channel is not None:
-        settings = replace(settings, channels=replace(settings.channels, agent=agent_channel, customer=1 - agent_channel))
-    rulebook = load_rules(settings.rules)  # a malformed rulebook stops the run before any work
-    try:
-        sources = sources_for(path, manifest, settings.timezone)
-        total = len(sources)  # a counting pass: the calls themselves are streamed, never listed
-        asr_options(settings)  # a device that is not there stops the run before the progress bar
-    except QcpipeError as exc:
-        fail(exc)
+    settings = settings_of(ctx, **overrides).with_agent_channel(agent_channel)
+    rulebook = load_rulebook(settings.rules)  # a malformed rulebook stops the run before any work
+    sources = sources_for(path, manifest, settings.timezone)
+    total = len(sources)  # a counting pass: the calls themselves are streamed, never listed
+    asr_options(settings)  # a device that is not there stops the run before the progress bar
     for warning in sources.warnings:
         stderr.print(f"warning: {warning}", style="yellow", highlight=False, markup=False)
     if not total:
-        fail(f"no audio files found under {path}" + (f" listed in {manifest}" if manifest else ""))
-    store = database(settings)
+        raise QcpipeError(f"no audio files found under {path}" + (f" listed in {manifest}" if manifest else ""))
 
     progress = Progress(
         TextColumn("[bold]transcribing"),
@@ -70,15 +64,10 @@ def run_command(
         mark = {Outcome.DONE: "[green]✓", Outcome.SKIPPED: "[dim]=", Outcome.BUSY: "[dim]~", Outcome.FAILED: "[red]✗"}
         progress.update(task, advance=1, last=f"{mark[outcome.outcome]} {escape(outcome.call_id)}[/]")
 
-    try:
-        with progress:
-            summary = transcribe_sources(
-                settings, sources, store, retry_failed=retry_failed, rulebook=rulebook, on_outcome=on_outcome
-            )
-    except QcpipeError as exc:
-        fail(exc)
-    finally:
-        store.dispose()
+    with open_store(settings) as store, progress:
+        summary = transcribe_sources(
+            settings, sources, store, retry_failed=retry_failed, rulebook=rulebook, on_outcome=on_outcome
+        )
     _print_summary(summary)
     if summary.failed:
         raise typer.Exit(EXIT_SOME_FAILED)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from qcpipe.asr.audio import AUDIO_EXTENSIONS
 from qcpipe.errors import ManifestError, shown_path
+from qcpipe.periods import DEFAULT_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Manifest:
     `count`: the calls it lists; `warnings`: the rows it left out, and why.
     """
 
-    def __init__(self, path: Path | str, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(self, path: Path | str, timezone: str = DEFAULT_TIMEZONE) -> None:
         self.path = Path(path)
         self.zone = ZoneInfo(timezone)
         self.encoding = _encoding_of(self.path)
@@ -154,7 +155,7 @@ class Manifest:
             raise ManifestError(self.path, f"{column} '{value}' is not a number", line=line) from None
 
 
-def read_manifest(path: Path | str, timezone: str = "Asia/Shanghai") -> Manifest:
+def read_manifest(path: Path | str, timezone: str = DEFAULT_TIMEZONE) -> Manifest:
     """Open and check a CTI manifest (see `Manifest`)."""
     return Manifest(path, timezone)
 
@@ -232,7 +233,7 @@ class RunSources:
         return sum(1 for _ in self)
 
 
-def sources_for(path: Path | str, manifest: Path | str | None = None, timezone: str = "Asia/Shanghai") -> RunSources:
+def sources_for(path: Path | str, manifest: Path | str | None = None, timezone: str = DEFAULT_TIMEZONE) -> RunSources:
     """The calls of one run. A manifest is checked now (ManifestError stops the run before any
     work); a missing folder raises ManifestError too."""
     path = Path(path)

@@ -36,10 +36,13 @@ from qcpipe.config import ChannelMap, PrivacySettings, Settings
 from qcpipe.errors import AudioError, QcpipeError, StoreError, shown_path
 from qcpipe.ingest import CallSource
 from qcpipe.privacy import mask_transcript
+from qcpipe.pipeline import records
+from qcpipe.pipeline.records import Timings
 from qcpipe.scoring import CallInput, Rulebook, score_call
-from qcpipe.store import CallStatus, Database
+from qcpipe.scoring.records import call_input, save_score
+from qcpipe.store import CallStatus, Database, claims
 from qcpipe.store import repository as repo
-from qcpipe.store.repository import RunOwner, Timings
+from qcpipe.store.claims import RunOwner
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +180,7 @@ class _Heartbeat:
         while not self._stop.wait(HEARTBEAT_S):
             try:
                 with self._run.database.transaction() as session:
-                    repo.renew_claims(session, self._run.owner)
+                    claims.renew_claims(session, self._run.owner)
             except Exception:  # a missed beat only risks another run taking over late claims
                 log.warning("could not renew this run's call claims", exc_info=True)
 
@@ -209,7 +212,7 @@ def _pending(
                 if up_to_date:
                     _rescore_if_stale(session, call, run.rulebook)
                 else:
-                    holder = repo.claim_call(session, source.call_id, run.owner, LEASE_S)
+                    holder = claims.claim_call(session, source.call_id, run.owner, LEASE_S)
         except IntegrityError:  # another database client claimed it in the same instant
             holder = True
         if up_to_date:
@@ -242,7 +245,7 @@ def _settled_hash(source: CallSource, settle_s: float) -> str:
 
 def _rescore_if_stale(session, call, rulebook: Rulebook | None) -> None:  # type: ignore[no-untyped-def]
     if rulebook and call.status == CallStatus.DONE and call.rulebook_hash != rulebook.content_hash:
-        repo.save_score(session, call, score_call(repo.call_input(call), rulebook))
+        save_score(session, call, score_call(call_input(call), rulebook))
 
 
 def _transcribe(model: Transcriber, source: CallSource, channel_map: ChannelMap) -> _Result:
@@ -287,26 +290,26 @@ def _store_transcript(run: _Run, source: CallSource, content_hash: str, result: 
     if not run.privacy.store_heard_text:
         transcript = mask_transcript(transcript, run.privacy)
     with run.database.transaction() as session:
-        call = repo.save_transcript(session, source, content_hash, transcript, result.timings)
+        call = records.save_transcript(session, source, content_hash, transcript, result.timings)
         if run.rulebook is not None:
             scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), run.rulebook)
-            repo.save_score(session, call, scored)
-        repo.release_claims(session, run.owner, source.call_id)
+            save_score(session, call, scored)
+        claims.release_claims(session, run.owner, source.call_id)
     run.report(CallOutcome(source.call_id, Outcome.DONE, audio_s=transcript.duration))
 
 
 def _store_failure(run: _Run, source: CallSource, content_hash: str | None, error: str) -> None:
     error = " ".join(error.split())  # one line, whatever the library's message looked like
     with run.database.transaction() as session:
-        repo.save_failure(session, source, content_hash, error)
-        repo.release_claims(session, run.owner, source.call_id)
+        records.save_failure(session, source, content_hash, error)
+        claims.release_claims(session, run.owner, source.call_id)
     run.report(CallOutcome(source.call_id, Outcome.FAILED, error=error))
 
 
 def _release_claims(run: _Run) -> None:
     try:
         with run.database.transaction() as session:
-            repo.release_claims(session, run.owner)
+            claims.release_claims(session, run.owner)
     except Exception:  # the next run takes dead claims over anyway
         log.warning("could not release this run's call claims", exc_info=True)
 

@@ -36,10 +36,10 @@ from sqlalchemy.orm import Session, selectinload
 from qcpipe.asr.audio import SAMPLE_RATE, file_sha256, load_audio
 from qcpipe.config import PrivacySettings
 from qcpipe.errors import AudioError, QcpipeError
-from qcpipe.privacy import mask_stored_segments, mask_text
-from qcpipe.review import month_bounds
+from qcpipe.calls import shown_dialogue, shown_quote
+from qcpipe.periods import month_bounds
 from qcpipe.store import Agent, Call, FindingRecord, FindingStatus
-from qcpipe.store import repository as repo
+from qcpipe.scoring.records import call_input
 
 DEFAULT_CONTEXT_S = 3.0
 USED_STATUSES = (FindingStatus.OPEN, FindingStatus.CONFIRMED)
@@ -223,7 +223,7 @@ def _write_example(rank: int, finding: FindingRecord, folder: Path, context_s: f
     samples, rate, clip_start, clip_end = _read_clip(call, max(0.0, first - context_s), last + context_s)
     stem = _safe(f"{rank:02d}_{call.call_id}_{finding.rule_id}_{finding.id}")
     soundfile.write(str(folder / f"{stem}.wav"), samples, rate, subtype="PCM_16", format="WAV")
-    texts = mask_stored_segments(call.segments, privacy)
+    texts = shown_dialogue(call.segments, privacy)
     lines = tuple(
         ExcerptLine(
             seg.role, seg.start_s, seg.end_s, round(seg.start_s - clip_start, 3), round(seg.end_s - clip_start, 3),
@@ -237,7 +237,7 @@ def _write_example(rank: int, finding: FindingRecord, folder: Path, context_s: f
         rank=rank, finding_id=finding.id, call_id=call.call_id, rule_id=finding.rule_id, title=finding.title,
         agent=agent.code if agent else None, agent_name=agent.name if agent else None, started_at=call.started_at,
         deduction=finding.deduction, veto=finding.veto, status=finding.status, speaker=finding.speaker,
-        start=finding.start_s, end=finding.end_s, quote=mask_text(finding.quote, privacy), phrase=finding.phrase,
+        start=finding.start_s, end=finding.end_s, quote=shown_quote(finding.quote, privacy), phrase=finding.phrase,
         match_kind=finding.match_kind, note=finding.note, missing=missing, clip=f"{stem}.wav", excerpt=f"{stem}.txt",
         clip_start=round(clip_start, 3), clip_end=round(clip_end, 3), sample_rate=rate, channels=samples.shape[1],
         lines=lines,
@@ -263,7 +263,7 @@ def _evidence_marks(call: Call, finding: FindingRecord, missing: bool) -> dict[i
                 if len(joined) >= len(finding.quote):
                     break
         return {}
-    asr_segments = repo.call_input(call).segments  # same order as call.segments; has char_times()
+    asr_segments = call_input(call).segments  # same order as call.segments; has char_times()
     marks: dict[int, list[int]] = {}
     for i in speaker:
         seg = call.segments[i]

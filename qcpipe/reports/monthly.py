@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only, selectinload
 
 from qcpipe.errors import NotFoundError
-from qcpipe.review import month_bounds
+from qcpipe.periods import month_bounds, previous_month
 from qcpipe.store import Agent, Call, CallStatus, FindingRecord, FindingStatus, Team
 
 
@@ -112,7 +112,7 @@ class MonthlyReport:
         first = min((agent.trend[0].month for agent in self.agents if agent.trend), default=self.month)
         months = [self.month]
         while months[-1] > first:
-            months.append(_previous(months[-1]))
+            months.append(previous_month(months[-1]))
         return tuple(reversed(months))
 
 
@@ -146,7 +146,7 @@ def monthly_report(
         agent = calls[0].agent
         assert agent is not None
         score, record = scores[pk], history.get(pk, {})
-        last_month = record.get(_previous(month))
+        last_month = record.get(previous_month(month))
         agents.append(
             MonthlyScore(
                 agent_id=agent.code,
@@ -243,7 +243,7 @@ def _flags(
         flags.append(ScoreFlag.BELOW_PASS_LINE)
     if in_bottom_tenth:
         flags.append(ScoreFlag.BOTTOM_10_PERCENT)
-    earlier = (_previous(month), _previous(_previous(month)))
+    earlier = (previous_month(month), previous_month(previous_month(month)))
     # Consecutive calendar months: a month without calls breaks the streak, it is not skipped.
     if score < pass_line and all(m in record and record[m].score < pass_line for m in earlier):
         flags.append(ScoreFlag.FAILING_3_MONTHS)
@@ -268,11 +268,6 @@ def _rank(score: float, scores: Iterable[float]) -> int:
 def _one_decimal(value: float) -> float:
     # Half up, as 四舍五入 on a score sheet: 72.25 → 72.3 (round() would give 72.2).
     return float(Decimal(repr(round(value, 9))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-def _previous(month: str) -> str:
-    year, number = int(month[:4]), int(month[5:])
-    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
 
 
 def _team_name(agent: Agent | None) -> str | None:

@@ -1,4 +1,4 @@
-"""The monthly report as files: CSV, and the columns CSV and the XLSX table share.
+"""The monthly report as files: CSV, and the XLSX workbook (openpyxl loaded only when asked for).
 
 CSV is written UTF-8 with a byte-order mark: Excel, where team leaders open it, reads a CSV
 without one in the system code page and garbles the agents' Chinese names.
@@ -7,44 +7,10 @@ without one in the system code page and garbles the agents' Chinese names.
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
-from qcpipe.reports.monthly import MonthlyReport, MonthlyScore
-
-FIXED_COLUMNS = ("agent_id", "agent_name", "team", "calls", "score", "rank", "flags", "team_rank", "change")
-
-Cell = str | int | float | None
-
-# Compliance colours, fixed so that a colour means the same every month: red at 0, yellow at
-# 80 % (a check broken on one call in five needs attention), green at 100 %.
-COMPLIANCE_SCALE = ((0.0, "F8696B"), (0.8, "FFEB84"), (1.0, "63BE7B"))
-
-
-def columns(report: MonthlyReport) -> tuple[str, ...]:
-    return FIXED_COLUMNS + tuple(f"compliance.{rule_id}" for rule_id in report.rule_ids)
-
-
-def row(report: MonthlyReport, agent: MonthlyScore) -> tuple[Cell, ...]:
-    """An agent's line, in `columns` order; None where there is no value (no change, check never applied)."""
-    return (
-        agent.agent_id,
-        agent.agent_name,
-        agent.team,
-        agent.calls,
-        agent.score,
-        agent.rank_in_center,
-        ";".join(agent.flags),
-        agent.rank_in_team,
-        agent.change,
-        *(_rate(agent.compliance[rule_id]) for rule_id in report.rule_ids),
-    )
-
-
-def trend_floor(report: MonthlyReport) -> float:
-    """The bottom of a trend chart's score axis: a round ten below the lowest score and the pass line."""
-    lowest = min([report.pass_line, *(p.score for agent in report.agents for p in agent.trend)])
-    return max(0.0, math.floor(lowest / 10) * 10 - 10.0)
+from qcpipe.reports.monthly import MonthlyReport
+from qcpipe.reports.monthly_columns import columns, row
 
 
 def to_csv(report: MonthlyReport, path: str | Path) -> None:
@@ -62,7 +28,3 @@ def to_xlsx(report: MonthlyReport, path: str | Path) -> None:
     from qcpipe.reports.monthly_xlsx import write_workbook
 
     write_workbook(report, path)
-
-
-def _rate(rate: float | None) -> float | None:
-    return None if rate is None else round(rate, 4)

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from qcpipe.reports.monthly import MonthlyReport, MonthlyScore
-from qcpipe.reports.monthly_formats import COMPLIANCE_SCALE, trend_floor
+from qcpipe.reports.monthly_columns import COMPLIANCE_SCALE, trend_floor
 from qcpipe.reports.monthly_svg import trend_chart
 
 _STYLE = """

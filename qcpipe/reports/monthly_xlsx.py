@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qcpipe.reports.monthly import MonthlyReport
-from qcpipe.reports.monthly_formats import COMPLIANCE_SCALE, FIXED_COLUMNS, columns, row, trend_floor
+from qcpipe.reports.monthly_columns import COMPLIANCE_SCALE, FIXED_COLUMNS, columns, row, trend_floor
 
 _FLAGGED = PatternFill("solid", start_color="FDE2E1")
 _BOLD = Font(bold=True)

@@ -15,7 +15,6 @@ from qcpipe.review.service import (
     file_appeal,
     finding_history,
     flagged_calls,
-    month_bounds,
     review_finding,
 )
 
@@ -30,6 +29,5 @@ __all__ = [
     "file_appeal",
     "finding_history",
     "flagged_calls",
-    "month_bounds",
     "review_finding",
 ]

@@ -12,47 +12,21 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from qcpipe.calls import FindingView
+from qcpipe.config import PrivacySettings
 from qcpipe.errors import NotFoundError, QcpipeError
+from qcpipe.periods import DEFAULT_TIMEZONE, Period, month_bounds
 from qcpipe.store import Agent, Call, FindingRecord, FindingStatus, Team
 from qcpipe.store.models import Appeal, AppealStatus, FindingReview, ReviewDecision
-from qcpipe.store.repository import update_call_score
+from qcpipe.scoring.records import update_call_score
 
 
 class ReviewError(QcpipeError):
     """A review or appeal that the workflow does not allow (final ruling, window passed …)."""
-
-
-@dataclass(frozen=True)
-class FindingView:
-    """A finding as a monitor reads it."""
-
-    id: int
-    call_id: str
-    rule_id: str
-    title: str
-    deduction: float
-    veto: bool
-    speaker: str
-    start: float
-    end: float
-    quote: str
-    phrase: str
-    match_kind: str
-    status: str
-    note: str
-
-    @classmethod
-    def of(cls, finding: FindingRecord) -> FindingView:
-        return cls(
-            finding.id, finding.call.call_id, finding.rule_id, finding.title, finding.deduction, finding.veto,
-            finding.speaker, finding.start_s, finding.end_s, finding.quote, finding.phrase, finding.match_kind,
-            finding.status, finding.note,
-        )
 
 
 @dataclass(frozen=True)
@@ -95,27 +69,25 @@ class RuleCalibration:
 
 def flagged_calls(
     session: Session,
+    privacy: PrivacySettings,
     *,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    period: Period = Period(),
     team: str | None = None,
     agent: str | None = None,
     rule: str | None = None,
 ) -> list[FlaggedCall]:
-    """Calls with open findings (matching the filters), worst score first."""
-    query = (
-        select(Call)
-        .join(FindingRecord, FindingRecord.call_pk == Call.id)
-        .where(FindingRecord.status == FindingStatus.OPEN)
-        .options(selectinload(Call.findings), selectinload(Call.agent).selectinload(Agent.team))
-        .distinct()
-    )
-    if since is not None:
-        query = query.where(Call.started_at >= since)
-    if until is not None:
-        query = query.where(Call.started_at < until)
+    """Calls with open findings (matching the filters) started in `period`, worst score first."""
+    open_findings = select(FindingRecord.call_pk).where(FindingRecord.status == FindingStatus.OPEN)
     if rule is not None:
-        query = query.where(FindingRecord.rule_id == rule)
+        open_findings = open_findings.where(FindingRecord.rule_id == rule)
+    # A subquery, not a join + DISTINCT: PostgreSQL cannot compare the calls' JSON columns.
+    query = select(Call).where(Call.id.in_(open_findings)).options(
+        selectinload(Call.findings), selectinload(Call.agent).selectinload(Agent.team)
+    )
+    if period.start is not None:
+        query = query.where(Call.started_at >= period.start)
+    if period.end is not None:
+        query = query.where(Call.started_at < period.end)
     if agent is not None or team is not None:
         query = query.join(Agent, Call.agent_id == Agent.id)
         if agent is not None:
@@ -131,7 +103,7 @@ def flagged_calls(
             team=call.agent.team.name if call.agent and call.agent.team else None,
             started_at=call.started_at,
             score=call.qa_score,
-            findings=tuple(FindingView.of(f) for f in call.findings if f.status == FindingStatus.OPEN),
+            findings=tuple(FindingView.of(f, privacy) for f in call.findings if f.status == FindingStatus.OPEN),
         )
         for call in calls
     ]
@@ -191,7 +163,9 @@ def decide_appeal(
     return appeal
 
 
-def finding_history(session: Session, finding_id: int) -> tuple[FindingView, list[HistoryEntry]]:
+def finding_history(
+    session: Session, finding_id: int, privacy: PrivacySettings
+) -> tuple[FindingView, list[HistoryEntry]]:
     """A finding and everything decided about it, oldest first."""
     finding = _finding(session, finding_id)
     events = [
@@ -200,10 +174,10 @@ def finding_history(session: Session, finding_id: int) -> tuple[FindingView, lis
     ]
     for appeal in finding.appeals:
         events.append(HistoryEntry(appeal.filed_at, f"appeal {appeal.id} filed", appeal.agent, appeal.reason))
-    return FindingView.of(finding), sorted(events, key=lambda e: e.at)
+    return FindingView.of(finding, privacy), sorted(events, key=lambda e: e.at)
 
 
-def calibration(session: Session, *, month: str | None = None, timezone: str = "Asia/Shanghai") -> list[RuleCalibration]:
+def calibration(session: Session, *, month: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> list[RuleCalibration]:
     """Per check: findings raised, reviewed, confirmed, overturned (latest decision counts)."""
     query = select(FindingRecord.rule_id, FindingRecord.status).join(Call, FindingRecord.call_pk == Call.id)
     if month is not None:
@@ -217,16 +191,6 @@ def calibration(session: Session, *, month: str | None = None, timezone: str = "
         total = confirmed + overturned + counts[(rule, FindingStatus.OPEN)]
         result.append(RuleCalibration(rule, total, confirmed + overturned, confirmed, overturned))
     return result
-
-
-def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
-    """[first instant, first instant of the next month) of 'YYYY-MM' in the center's time zone."""
-    try:
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=ZoneInfo(timezone))
-    except ValueError:
-        raise ReviewError(f"month '{month}' is not YYYY-MM") from None
-    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return start, end
 
 
 def _finding(session: Session, finding_id: int) -> FindingRecord:

@@ -6,15 +6,15 @@
 """
 
 from qcpipe.scoring.engine import score_call
-from qcpipe.scoring.explain import NearMiss, PhraseMatch, explain
+from qcpipe.scoring.explain import Explanation, NearMiss, PhraseMatch, explain
 from qcpipe.scoring.evaluate import CheckStats, EvalReport, LabelError, evaluate
 from qcpipe.scoring.matching import MatchKind
 from qcpipe.scoring.model import CallInput, CallScore, Finding, NotApplicable
-from qcpipe.scoring.rulebook import DEFAULT_RULEBOOK, Rule, Rulebook, load_rulebook, parse_rulebook
+from qcpipe.scoring.rulebook import DEFAULT_RULEBOOK, Rule, Rulebook, load_rulebook, parse_rulebook, rulebook_json_schema
 from qcpipe.scoring.spec import RulebookError
 
 __all__ = [
-    "DEFAULT_RULEBOOK", "CallInput", "CallScore", "CheckStats", "EvalReport", "Finding", "LabelError",
+    "DEFAULT_RULEBOOK", "CallInput", "Explanation", "CallScore", "CheckStats", "EvalReport", "Finding", "LabelError",
     "MatchKind", "NearMiss", "NotApplicable", "PhraseMatch", "Rule", "Rulebook", "RulebookError", "evaluate", "explain", "load_rulebook",
-    "parse_rulebook", "score_call",
+    "parse_rulebook", "rulebook_json_schema", "score_call",
 ]

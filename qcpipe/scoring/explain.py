@@ -43,8 +43,29 @@ class NearMiss:
     score: float
 
 
-def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> tuple[list[PhraseMatch], list[NearMiss]]:
-    """Every rule phrase the sentence matches (best first), and the nearest miss of each other list."""
+# A list whose best phrase scored within this of the threshold is worth showing as a near miss:
+# the wording a center may want to add as a variant. Lower scores are noise.
+NEAR_MISS_MARGIN = 0.15
+NEAR_MISSES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What `qcpipe rules test` shows: the phrases matched, best first, and the closest misses.
+
+    near_misses: the phrase lists that matched nothing but came within `NEAR_MISS_MARGIN` of
+    `threshold` (the lower of the rulebook's two thresholds), at most `NEAR_MISSES_SHOWN`, closest first.
+    """
+
+    text: str
+    role: Role
+    matches: tuple[PhraseMatch, ...]
+    near_misses: tuple[NearMiss, ...]
+    threshold: float
+
+
+def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanation:
+    """Every rule phrase the sentence matches (best first), and the lists that nearly matched."""
     matches: list[PhraseMatch] = []
     misses: list[NearMiss] = []
     for rule in rulebook.rules:
@@ -70,4 +91,6 @@ def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> tuple[lis
                 misses.append(NearMiss(rule.id, name, near[0], round(near[1], 3)))
     matches.sort(key=lambda m: -m.score)
     misses.sort(key=lambda m: -m.score)
-    return matches, misses
+    threshold = min(rulebook.matching.char_threshold, rulebook.matching.pinyin_threshold)
+    close = [miss for miss in misses if miss.score >= threshold - NEAR_MISS_MARGIN][:NEAR_MISSES_SHOWN]
+    return Explanation(text, role, tuple(matches), tuple(close), threshold)

@@ -17,7 +17,6 @@ import unicodedata
 from dataclasses import dataclass
 
 import opencc
-from pypinyin import Style, lazy_pinyin
 
 _T2S = opencc.OpenCC("t2s")
 
@@ -104,7 +103,7 @@ class PinyinCoder:
     def char_code(self, char: str) -> str:
         code = self._char_codes.get(char)
         if code is None:
-            syllable = lazy_pinyin(char, style=Style.NORMAL, errors="default")[0] if "\u3400" <= char else ""
+            syllable = _reading(char) if "\u3400" <= char else ""
             if syllable and syllable != char:
                 initial, final = self.fold(syllable)
                 code = self._symbol("i:" + initial) + self._symbol("f:" + final)
@@ -128,3 +127,11 @@ class PinyinCoder:
         codes = self.encode(chars)
         names = {code: key.split(":", 1)[1] for key, code in self._symbols.items()}
         return " ".join(names[codes[i]] + names[codes[i + 1]] for i in range(0, len(codes), 2))
+
+
+def _reading(char: str) -> str:
+    """A character's toneless pinyin. pypinyin loads its dictionaries (a quarter of a second)
+    on import: only commands that match phrases pay for it, and only once."""
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(char, style=Style.NORMAL, errors="default")[0]

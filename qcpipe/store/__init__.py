@@ -1,6 +1,10 @@
-"""The database: typed ORM tables, migrations, and the reads/writes the stages share.
+"""The database: typed ORM tables, migrations, and the queries the stages share.
 
-Public surface: `open_database`, `Database`, the tables in `models`, and `repository`.
+The store is the leaf of the package: it imports no stage. Each stage maps its own objects to
+rows (`pipeline.records`, `scoring.records`).
+
+Public surface: `open_database`, `Database`, the tables in `models`, `repository` (queries) and
+`claims` (which running batch works on which call).
 """
 
 from qcpipe.store.db import Database, open_database

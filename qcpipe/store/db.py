@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qcpipe.errors import ConfigError, StoreError
@@ -40,7 +40,11 @@ class Database:
         self.url = url
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(parsed)
+        try:
+            self.engine: Engine = create_engine(parsed)
+        except ImportError as exc:  # the driver of a server database is an extra
+            raise ConfigError(f"database URL '{parsed.render_as_string(hide_password=True)}' needs a driver that is "
+                              f"not installed ({exc.name}): pip install 'qcpipe[postgres]' for PostgreSQL") from None
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
@@ -51,7 +55,7 @@ class Database:
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration (idempotent; two processes
         starting on a new database at once take turns, the second finds it done)."""
-        with _friendly_errors(self.url), self._writer.begin() as connection:
+        with _friendly_errors(self.url, opening=True), self._writer.begin() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
             if current == _head():
                 return
@@ -59,8 +63,11 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
-    def session(self) -> Session:
-        return self._sessions()
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reading (what it writes is not committed unless the caller does)."""
+        with _friendly_errors(self.url), self._sessions() as session:
+            yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -76,9 +83,17 @@ class Database:
 
 
 def open_database(url: str) -> Database:
-    """Connect and migrate: the schema is created on first use."""
+    """Connect and migrate: the schema is created on first use.
+
+    Raises StoreError, naming the database, when it cannot be opened (a damaged or foreign
+    file, an unreachable server, no permission).
+    """
     database = Database(url)
-    database.migrate()
+    try:
+        database.migrate()
+    except BaseException:
+        database.dispose()
+        raise
     return database
 
 
@@ -93,13 +108,18 @@ def _head() -> str | None:
 
 
 @contextmanager
-def _friendly_errors(url: str) -> Iterator[None]:
-    """The database errors a user can act on, said plainly (the driver's words kept at the end)."""
+def _friendly_errors(url: str, opening: bool = False) -> Iterator[None]:
+    """The errors of the database itself, said plainly and naming it (the driver's words kept at
+    the end), as StoreError: nothing more can be done with this database until it is fixed.
+
+    What a statement did wrong (a constraint, a value the column refuses) is the caller's to
+    handle and passes through, except while `opening` (migrating), where everything is the
+    database's."""
+    where = _shown_url(url)
     try:
         yield
     except OperationalError as exc:
         cause = str(exc.orig).lower()
-        where = make_url(url).render_as_string(hide_password=True)
         if "locked" in cause or "busy" in cause:
             raise StoreError(f"{where}: the database stayed locked by another program for more than "
                              f"{SQLITE_BUSY_TIMEOUT_S} s; nothing was half-written, re-run to resume ({exc.orig})") from exc
@@ -108,7 +128,28 @@ def _friendly_errors(url: str) -> Iterator[None]:
                              f"free space and re-run to resume ({exc.orig})") from exc
         if "readonly" in cause or "read-only" in cause or "unable to open" in cause:
             raise StoreError(f"{where}: cannot write the database ({exc.orig})") from exc
+        raise StoreError(f"{where}: {_first_line(exc.orig)}") from exc
+    except DatabaseError as exc:
+        # Exactly DatabaseError: "file is not a database", "database disk image is malformed" …
+        if opening or type(exc) is DatabaseError:
+            raise StoreError(f"{where}: {_first_line(exc.orig)}") from exc
         raise
+    except SQLAlchemyError as exc:
+        if opening:
+            raise StoreError(f"{where}: {_first_line(exc)}") from exc
+        raise
+
+
+def _shown_url(url: str) -> str:
+    """The database as a person names it: the file of a SQLite URL, else the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database).expanduser())
+    return parsed.render_as_string(hide_password=True)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,91 @@
+"""Stored data as records other tools read (`qcpipe export`): one record per utterance or finding.
+
+Records are streamed (a month of calls is never held at once) and masked as shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from qcpipe.calls.views import shown_quote, utterances
+from qcpipe.config import PrivacySettings
+from qcpipe.store import repository as repo
+
+
+@dataclass(frozen=True)
+class TranscriptExport:
+    """One utterance. words: [text, start, end, probability] per token; times in seconds from the
+    start of the recording."""
+
+    call_id: str
+    role: str
+    start: float
+    end: float
+    text: str
+    channel: int
+    confidence: float
+    agent_id: str | None
+    words: list[list[Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FindingExport:
+    """One finding with its evidence (the first eight fields are the stable core)."""
+
+    call_id: str
+    rule_id: str
+    deduction: float
+    speaker: str
+    start: float
+    end: float
+    quote: str
+    status: str
+    finding_id: int
+    title: str
+    severity: str
+    veto: bool
+    phrase: str
+    wording: str
+    match_kind: str
+    match_score: float
+    note: str
+    rulebook_hash: str
+    agent_id: str | None
+    call_score: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def transcript_records(session: Session, privacy: PrivacySettings) -> Iterator[TranscriptExport]:
+    """Every utterance of every transcribed call, in call then time order."""
+    # Masked per call, whatever was stored: a number read across utterances is seen whole.
+    for _, pairs in groupby(repo.iter_segments(session), key=lambda pair: pair[0].call_id):
+        pairs = list(pairs)
+        call = pairs[0][0]
+        for shown in utterances([seg for _, seg in pairs], privacy):
+            yield TranscriptExport(
+                call_id=call.call_id, role=shown.role, start=shown.start, end=shown.end, text=shown.text,
+                channel=shown.channel, confidence=shown.confidence, agent_id=call.agent.code if call.agent else None,
+                words=[[w.text, w.start, w.end, w.probability] for w in shown.words],
+            )
+
+
+def finding_records(session: Session, privacy: PrivacySettings) -> Iterator[FindingExport]:
+    """Every finding with its call, in call then time order."""
+    for call, f in repo.iter_findings(session):
+        yield FindingExport(
+            call_id=call.call_id, rule_id=f.rule_id, deduction=f.deduction, speaker=f.speaker, start=f.start_s,
+            end=f.end_s, quote=shown_quote(f.quote, privacy), status=f.status, finding_id=f.id, title=f.title,
+            severity=f.severity, veto=f.veto, phrase=f.phrase, wording=f.wording, match_kind=f.match_kind,
+            match_score=f.match_score, note=f.note, rulebook_hash=f.rulebook_hash,
+            agent_id=call.agent.code if call.agent else None, call_score=call.qa_score,
+        )

@@ -1,0 +1,135 @@
+"""A call, its dialogue and its findings as a monitor, agent or team leader reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from qcpipe.asr.types import Word
+from qcpipe.config import PrivacySettings
+from qcpipe.privacy import mask_stored_segments, mask_text, mask_word_texts
+from qcpipe.store import Call, CallStatus, FindingRecord
+from qcpipe.store import Segment as StoredSegment
+from qcpipe.store import repository as repo
+
+
+def shown_dialogue(segments: Sequence[StoredSegment], privacy: PrivacySettings) -> list[str]:
+    """The text to show of each of a call's stored utterances (a number read across utterances masked whole)."""
+    return mask_stored_segments(segments, privacy)
+
+
+def shown_quote(text: str, privacy: PrivacySettings) -> str:
+    """A finding's quote as it may be shown."""
+    return mask_text(text, privacy)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One utterance of the dialogue, text as shown. role: agent, customer or unknown (mono)."""
+
+    role: str
+    channel: int
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class FindingView:
+    """A finding as a monitor reads it, its quote as shown."""
+
+    id: int
+    call_id: str
+    rule_id: str
+    title: str
+    deduction: float
+    veto: bool
+    speaker: str
+    start: float
+    end: float
+    quote: str
+    phrase: str
+    match_kind: str
+    status: str
+    note: str
+
+    @classmethod
+    def of(cls, finding: FindingRecord, privacy: PrivacySettings) -> FindingView:
+        return cls(
+            finding.id, finding.call.call_id, finding.rule_id, finding.title, finding.deduction, finding.veto,
+            finding.speaker, finding.start_s, finding.end_s, shown_quote(finding.quote, privacy), finding.phrase,
+            finding.match_kind, finding.status, finding.note,
+        )
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """A line of the call listing: who, when, how long, and what became of it."""
+
+    call_id: str
+    status: str
+    agent_id: str | None
+    agent_name: str | None
+    team: str | None
+    started_at: datetime | None
+    duration_s: float | None
+    channels: int | None
+    roles_known: bool | None
+    model: str | None
+    error: str | None
+    score: float | None
+
+    @classmethod
+    def of(cls, call: Call) -> CallRow:
+        agent = call.agent
+        return cls(
+            call_id=call.call_id, status=call.status, agent_id=agent.code if agent else None,
+            agent_name=agent.name if agent else None, team=agent.team.name if agent and agent.team else None,
+            started_at=call.started_at, duration_s=call.duration_s, channels=call.channels,
+            roles_known=call.roles_known, model=call.model, error=call.error, score=call.qa_score,
+        )
+
+
+@dataclass(frozen=True)
+class CallDetail:
+    """A whole call: its listing line, the dialogue in time order, findings and checks not applied."""
+
+    call: CallRow
+    utterances: tuple[Utterance, ...]
+    findings: tuple[FindingView, ...]
+    not_applicable: tuple[tuple[str, str], ...]  # (rule id, why)
+
+    @property
+    def failed(self) -> bool:
+        return self.call.status == CallStatus.FAILED
+
+
+def list_calls(session: Session, status: CallStatus | None = None) -> list[CallRow]:
+    """Every processed call (or those with `status`), by call id."""
+    return [CallRow.of(call) for call in repo.list_calls(session, status)]
+
+
+def call_detail(session: Session, call_id: str, privacy: PrivacySettings) -> CallDetail:
+    """The call with its dialogue and findings as shown; NotFoundError if the id is unknown."""
+    call = repo.load_call(session, call_id)
+    return CallDetail(
+        call=CallRow.of(call),
+        utterances=tuple(utterances(call.segments, privacy)),
+        findings=tuple(FindingView.of(f, privacy) for f in call.findings),
+        not_applicable=tuple((rule_id, reason) for rule_id, reason in call.not_applicable or ()),
+    )
+
+
+def utterances(segments: Sequence[StoredSegment], privacy: PrivacySettings) -> list[Utterance]:
+    """One call's stored utterances as shown, words masked like their text."""
+    shown = []
+    for seg, text in zip(segments, shown_dialogue(segments, privacy)):
+        word_texts = mask_word_texts([w[0] for w in seg.words], seg.text, text, privacy)
+        words = tuple(Word(t, w[1], w[2], w[3]) for t, w in zip(word_texts, seg.words))
+        shown.append(Utterance(seg.role, seg.channel, seg.start_s, seg.end_s, text, seg.confidence, words))
+    return shown
