@@ -1,14 +1,12 @@
-"""Shared fixtures: the dev corpus, the real embedded model, fresh SQLite databases, audio helpers."""
+"""Shared fixtures: the dev corpus, the real embedded model, the default rulebook, fresh SQLite databases.
+
+Helpers that are not fixtures (paths, audio files, the `qcpipe` command, scripted calls, stored
+rows) are in `tests.helpers`.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
-import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +15,9 @@ import soundfile
 
 from qcpipe.asr import AsrOptions, Transcriber
 from qcpipe.config import default_models_dir
+from qcpipe.scoring import Rulebook, load_rulebook
 from qcpipe.store import Database, open_database
-
-REPO = Path(__file__).resolve().parents[1]
-DEV_CORPUS = REPO.parent / "shared" / "corpus" / "dev"
-SAMPLES = REPO / "samples"
+from tests.helpers.paths import DEV_CORPUS, REPO
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001
@@ -34,14 +30,16 @@ def dev_corpus() -> Path:
     return DEV_CORPUS
 
 
-def dev_label(call_id: str) -> dict:
-    return json.loads((DEV_CORPUS / "labels" / f"{call_id}.json").read_text(encoding="utf-8"))
-
-
 @pytest.fixture(scope="session")
 def transcriber() -> Transcriber:
     """The real embedded Whisper base model on CPU, loaded once for the whole test session."""
     return Transcriber(AsrOptions(device="cpu", compute_type="int8"), default_models_dir(), workers=2)
+
+
+@pytest.fixture(scope="session")
+def rulebook() -> Rulebook:
+    """The default rulebook, as shipped (configs/rules/default.yaml)."""
+    return load_rulebook(REPO / "configs" / "rules" / "default.yaml")
 
 
 @pytest.fixture
@@ -52,12 +50,6 @@ def db(tmp_path: Path) -> Database:
     database.dispose()
 
 
-def write_audio(path: Path, samples: np.ndarray, rate: int, subtype: str | None = None, format: str | None = None) -> Path:
-    """Write (n, channels) float samples in a given container/subtype."""
-    soundfile.write(str(path), samples, rate, subtype=subtype, format=format)
-    return path
-
-
 @pytest.fixture(scope="session")
 def opening_stereo() -> tuple[np.ndarray, int]:
     """The first 11 s of a dev call (agent greeting + customer request), (n, 2) at 8 kHz."""
@@ -65,35 +57,11 @@ def opening_stereo() -> tuple[np.ndarray, int]:
     return data[: 11 * rate], rate
 
 
-def settled(*paths: Path) -> None:
-    """Date files an hour back: `qcpipe run` leaves files modified in the last seconds alone
-    (a recorder may still be writing them), as it would a file written by a test just now."""
-    past = time.time() - 3600
-    for path in paths:
-        os.utime(path, (past, past))
-
-
-def copy_calls(call_ids: list[str], dest: Path) -> Path:
-    """Copy dev calls and a manifest of just those rows into `dest`; return the manifest path."""
-    (dest / "audio").mkdir(parents=True, exist_ok=True)
-    with open(DEV_CORPUS / "calls.csv", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["call_id"] in call_ids]
-    for row in rows:
-        shutil.copy2(DEV_CORPUS / row["audio"], dest / row["audio"])  # keeps the old mtime: a settled file
-    manifest = dest / "calls.csv"
-    with open(manifest, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
-
-
 @pytest.fixture(scope="session")
 def dev_db(tmp_path_factory, transcriber) -> Database:
     """The whole dev corpus run through the real pipeline (ASR + default rulebook), once per session."""
     from qcpipe.ingest import read_manifest
     from qcpipe.pipeline import run_batch
-    from qcpipe.scoring import load_rulebook
 
     path = tmp_path_factory.mktemp("dev") / "dev.db"
     database = open_database(f"sqlite:///{path}")
@@ -108,18 +76,6 @@ def dev_db(tmp_path_factory, transcriber) -> Database:
     assert summary.failed == 0, summary.failures
     yield database
     database.dispose()
-
-
-def qcpipe(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the `qcpipe` command as a user would, in its own process, with QCPIPE_HOME=home."""
-    env = {**os.environ, "QCPIPE_HOME": str(home), "COLUMNS": "200"}
-    env.pop("QCPIPE_DB", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "qcpipe", *args], capture_output=True, text=True, env=env, timeout=600
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"qcpipe {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture

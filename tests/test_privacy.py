@@ -15,7 +15,7 @@ from qcpipe.ingest import CallSource
 from qcpipe.pipeline import run_batch
 from qcpipe.privacy import mask_dialogue, mask_segments, mask_text, mask_transcript
 from qcpipe.store import repository as repo
-from tests.conftest import qcpipe
+from tests.helpers.cli import qcpipe
 
 DEFAULT = PrivacySettings()
 

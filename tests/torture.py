@@ -19,7 +19,8 @@ import numpy as np
 import soundfile
 import soxr
 
-DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+from tests.helpers.paths import DEV_CORPUS
+
 OPENING = "D110001.wav"  # agent greeting, then the customer's request
 GBK_NAME = "测试".encode("gbk") + b".wav"  # a name written by a Chinese Windows system
 LATIN1_NAME = b"caf\xe9.wav"  # neither UTF-8 nor GBK

@@ -12,7 +12,7 @@ import soxr
 from qcpipe.asr import load_audio, open_audio
 from qcpipe.asr.audio import SAMPLE_RATE
 from qcpipe.errors import AudioError
-from tests.conftest import write_audio
+from tests.helpers.audio import write_audio
 
 # (container, subtype) pairs recorders export.
 FORMATS = [

@@ -13,7 +13,8 @@ from qcpipe.asr import Role, load_audio, open_audio
 from qcpipe.asr.audio import CallAudio
 from qcpipe.config import ChannelMap
 from qcpipe.errors import AudioError
-from tests.conftest import dev_label, write_audio
+from tests.helpers.audio import write_audio
+from tests.helpers.calls import dev_label
 
 pytestmark = pytest.mark.asr
 

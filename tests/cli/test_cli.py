@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, qcpipe, settled
+from tests.helpers.audio import settled
+from tests.helpers.cli import qcpipe
+from tests.helpers.paths import SAMPLES
 
 pytestmark = pytest.mark.asr
 

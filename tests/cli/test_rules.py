@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import REPO, qcpipe
+from tests.helpers.cli import qcpipe
+from tests.helpers.paths import REPO
 
 DEFAULT = REPO / "configs" / "rules" / "default.yaml"
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, select, text
 
 from qcpipe.asr.types import AsrOptions
 from qcpipe.ingest import sources_for
-from qcpipe.pipeline import Outcome, run_batch
+from qcpipe.pipeline import Outcome, records, run_batch
 from qcpipe.store import Call, CallClaim, CallStatus, Segment, SpeechRegion
 from qcpipe.store import repository as repo
-from tests.conftest import copy_calls
+from tests.helpers.audio import copy_calls
 
 pytestmark = pytest.mark.asr
 FINGERPRINT = AsrOptions().fingerprint()
@@ -101,7 +101,7 @@ def test_retry_failed_tries_failed_calls_again(db, transcriber, day) -> None:
 
 def test_an_error_while_storing_a_call_rolls_it_back_and_the_batch_goes_on(db, transcriber, day, monkeypatch) -> None:
     folder, manifest = day
-    real_save = repo.save_transcript
+    real_save = records.save_transcript
 
     def save_then_fail(session, source, *args):
         call = real_save(session, source, *args)
@@ -110,7 +110,7 @@ def test_an_error_while_storing_a_call_rolls_it_back_and_the_batch_goes_on(db, t
             raise ValueError("bad value in a segment")  # … when storing fails
         return call
 
-    monkeypatch.setattr(repo, "save_transcript", save_then_fail)
+    monkeypatch.setattr(records, "save_transcript", save_then_fail)
     summary = _run(db, transcriber, folder, manifest)
     assert (summary.done, summary.failed) == (1, 3)
     with db.session() as session:

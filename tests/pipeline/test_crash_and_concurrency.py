@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from qcpipe.scoring.engine import call_score
 from qcpipe.store import Call, CallClaim, CallStatus, FindingRecord, Segment, SpeechRegion, open_database
-from tests.conftest import copy_calls
+from tests.helpers.audio import copy_calls
 
 pytestmark = pytest.mark.asr
 CALLS = ["D110001", "D110002", "D110003", "D110004", "D110005", "D110006"]

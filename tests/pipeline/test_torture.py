@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from qcpipe.store import Call, CallStatus, open_database
-from tests.conftest import REPO, copy_calls, qcpipe, settled
+from tests.helpers.audio import copy_calls, settled
+from tests.helpers.cli import qcpipe
+from tests.helpers.paths import REPO
 from tests.torture import make_torture_set
 
 pytestmark = pytest.mark.asr

@@ -16,7 +16,7 @@ from qcpipe.errors import QcpipeError
 from qcpipe.reports.examples import ExampleQuery, ExamplesError, ExampleSet, write_examples
 from qcpipe.scoring import load_rulebook
 from qcpipe.store import Agent, Call, FindingRecord, FindingStatus, Segment
-from tests.conftest import qcpipe
+from tests.helpers.cli import qcpipe
 
 pytestmark = pytest.mark.asr
 ZONE = "Asia/Shanghai"

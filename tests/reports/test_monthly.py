@@ -1,14 +1,14 @@
-"""The monthly report service on the hand-computed synthetic center (see monthly_center)."""
+"""The monthly report service on the hand-computed synthetic center (see tests/reports/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import event
 
-from monthly_center import RULES, call
 from qcpipe.errors import NotFoundError, QcpipeError
 from qcpipe.reports import MonthPoint, ScoreFlag, monthly_report
 from qcpipe.store import Agent, Team
+from tests.helpers.rows import RULES, call
 
 
 def by_id(report):

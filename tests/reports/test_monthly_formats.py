@@ -11,16 +11,12 @@ import zlib
 from pathlib import Path
 
 import pytest
-import typer
 from openpyxl import load_workbook
 from openpyxl.chart import LineChart
-from typer.testing import CliRunner
 
-from monthly_center import RULES
-from qcpipe.cli import report as report_cli
-from qcpipe.cli.common import AppState
-from qcpipe.config import Settings
 from qcpipe.reports import to_csv, to_html, to_xlsx
+from tests.helpers.cli import qcpipe_in_process
+from tests.helpers.rows import RULES
 
 COMPLIANCE = ["compliance.greeting", "compliance.closing", "compliance.hold_notice"]
 
@@ -119,25 +115,19 @@ def test_html_renders_in_a_headless_browser(october, tmp_path):
     assert len(set(pixels)) > 100 > len(set(blank_pixels))
 
 
-def run_cli(db, *args: str):
-    root = typer.Typer()
-
-    @root.callback()
-    def settings(ctx: typer.Context) -> None:
-        ctx.obj = AppState(Settings(db_url=db.url))
-
-    root.add_typer(report_cli.app, name="report")
-    return CliRunner().invoke(root, ["report", "monthly", *args], env={"COLUMNS": "200"})
-
-
 def test_command_prints_and_writes(center, tmp_path):
-    printed = run_cli(center, "--month", "2026-10")
-    assert printed.exit_code == 0, printed.output
-    assert "center mean 84.2" in printed.output and "failing 3 months" in printed.output
+    def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return qcpipe_in_process("report", "monthly", "--db", center.url, *args, home=tmp_path, check=False)
+
+    printed = run_cli("--month", "2026-10")
+    assert printed.returncode == 0, printed.stderr
+    assert "center mean 84.2" in printed.stdout and "failing 3 months" in printed.stdout
     for format in ("csv", "xlsx", "html"):
-        written = run_cli(center, "--month", "2026-10", "--team", "一组", "--format", format, "-o", str(tmp_path / f"r.{format}"))
-        assert written.exit_code == 0, written.output
+        written = run_cli("--month", "2026-10", "--team", "一组", "--format", format, "-o", str(tmp_path / f"r.{format}"))
+        assert written.returncode == 0, written.stderr
         assert (tmp_path / f"r.{format}").stat().st_size > 0
-    assert run_cli(center, "--month", "2026-10", "--format", "csv").exit_code == 1  # no -o
-    assert run_cli(center, "--month", "2026-13").exit_code == 1
-    assert "no scored calls in 2027-01" in run_cli(center, "--month", "2027-01").output
+    no_file = run_cli("--month", "2026-10", "--format", "csv")
+    assert no_file.returncode == 2 and "give it with -o FILE" in no_file.stderr  # a usage error
+    bad_month = run_cli("--month", "2026-13")
+    assert bad_month.returncode == 1 and "month '2026-13' is not YYYY-MM" in bad_month.stderr
+    assert "no scored calls in 2027-01" in run_cli("--month", "2027-01").stderr

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import FIXTURES, make_call
 from qcpipe.scoring import score_call
+from tests.helpers.calls import make_call
+from tests.helpers.paths import SCORING_FIXTURES
 
-CALLS = yaml.safe_load((FIXTURES / "calls.yaml").read_text(encoding="utf-8"))["calls"]
+CALLS = yaml.safe_load((SCORING_FIXTURES / "calls.yaml").read_text(encoding="utf-8"))["calls"]
 
 
 @pytest.mark.parametrize("case", CALLS, ids=[c["name"] for c in CALLS])

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from conftest import make_call
 from qcpipe.asr.types import Role
 from qcpipe.scoring import MatchKind, score_call
 from qcpipe.scoring.engine import call_score
+from tests.helpers.calls import make_call
 
 CLEAN = [
     ["agent", 1.0, 7.0, "您好，欢迎致电市北广场，很高兴为您服务，请问有什么可以帮您？"],

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from conftest import DEV_LABELS
 from qcpipe.scoring import LabelError, evaluate
+from tests.helpers.paths import DEV_LABELS
 
 
 def write_labels(directory, labels: dict[str, list[str]]):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, load_fixture_cases, make_call
 from qcpipe.scoring import MatchKind, score_call
 from qcpipe.scoring.matchers import KINDS
+from tests.helpers.calls import load_fixture_cases, make_call
+from tests.helpers.paths import SCORING_FIXTURES
 
 REQUIRED_TAGS = {"hit", "no-hit", "customer-said", "window-edge"}
 
 
 def _cases():
     for kind in sorted(KINDS):
-        if (FIXTURES / f"{kind}.yaml").exists():
+        if (SCORING_FIXTURES / f"{kind}.yaml").exists():
             for case in load_fixture_cases(kind):
                 yield pytest.param(kind, case, id=f"{kind}: {case['name']}")
 
@@ -38,7 +39,7 @@ def test_fixture_case(rulebook, kind, case):
 def test_every_kind_is_documented_and_has_fixtures(kind):
     cls = KINDS[kind]
     assert cls.__doc__ and len(cls.__doc__.strip()) > 80, f"{kind} needs a docstring saying what and why"
-    assert (FIXTURES / f"{kind}.yaml").exists(), f"{kind} needs tests/scoring/fixtures/{kind}.yaml"
+    assert (SCORING_FIXTURES / f"{kind}.yaml").exists(), f"{kind} needs tests/scoring/fixtures/{kind}.yaml"
     cases = load_fixture_cases(kind)
     assert any(c["finding"] for c in cases) and any(not c["finding"] for c in cases)
     tags = {c["tag"] for c in cases}
