@@ -100,6 +100,12 @@ class Settings:
     # A recording modified less than this many seconds ago may still be being written (a
     # recorder writes a call as it goes): it is left for the next run, not transcribed half.
     settle_s: float = 10.0
+    # The web workspace: a session unused this long is logged out; cookies marked Secure when
+    # qcpipe is served behind HTTPS (a reverse proxy), so a browser never sends them in the clear.
+    idle_timeout_min: float = 30.0
+    secure_cookies: bool = False
+    # Unflagged calls a QA lead samples for review, per agent and week (the machine's misses).
+    sample_percent: float = 2.0
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options pass None when unset)."""
@@ -139,7 +145,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     # The sections of their own ([channels], [privacy]) are read below, never as a plain key.
     known = {f.name for f in fields(Settings)} - {"channels", "privacy"}
     out: dict[str, Any] = {}
-    for section in ("storage", "ingest", "asr", "scoring", "center"):
+    for section in ("storage", "ingest", "asr", "scoring", "center", "web"):
         for key, value in raw.pop(section, {}).items():
             name = {"db": "db_url"}.get(key, key)
             if name not in known:

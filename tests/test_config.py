@@ -98,9 +98,11 @@ def test_unknown_section_or_key_is_refused_naming_the_file_and_key(tmp_path: Pat
     path = toml(tmp_path, "[asr]\nbeam = 2\n")
     with pytest.raises(ConfigError, match=r"qcpipe\.toml: unknown key \[asr\] beam"):
         load_settings(path)
-    path = toml(tmp_path, "[scoring]\nrules = 'x.yaml'\n[report]\nformat = 'xlsx'\n[web]\nport = 80\n", "sections.toml")
-    with pytest.raises(ConfigError, match=r"sections\.toml: unknown section\(s\) report, web"):
+    path = toml(tmp_path, "[scoring]\nrules = 'x.yaml'\n[report]\nformat = 'xlsx'\n[ui]\nport = 80\n", "sections.toml")
+    with pytest.raises(ConfigError, match=r"sections\.toml: unknown section\(s\) report, ui"):
         load_settings(path)
+    with pytest.raises(ConfigError, match=r"unknown key \[web\] port"):
+        load_settings(toml(tmp_path, "[web]\nport = 80\n", "web.toml"))
 
 
 def test_bad_or_missing_file_is_refused(tmp_path: Path) -> None:

@@ -10,17 +10,23 @@ Public surface: `list_calls`, `call_detail`, `shown_dialogue`, `shown_quote`, `F
 
 from qcpipe.calls.export import FindingExport, TranscriptExport, finding_records, transcript_records
 from qcpipe.calls.views import (
+    AppealView,
     CallDetail,
     CallRow,
+    FindingDetail,
     FindingView,
+    HistoryEntry,
     Utterance,
     call_detail,
+    history_of,
     list_calls,
     shown_dialogue,
     shown_quote,
+    visible_call,
+    visible_finding,
 )
 
 __all__ = [
-    "CallDetail", "CallRow", "FindingExport", "FindingView", "TranscriptExport", "Utterance", "call_detail",
+    "AppealView", "CallDetail", "CallRow", "FindingDetail", "HistoryEntry", "history_of", "visible_call", "visible_finding", "FindingExport", "FindingView", "TranscriptExport", "Utterance", "call_detail",
     "finding_records", "list_calls", "shown_dialogue", "shown_quote", "transcript_records",
 ]

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from qcpipe.asr.types import Word
 from qcpipe.config import PrivacySettings
 from qcpipe.privacy import mask_stored_segments, mask_text, mask_word_texts
+from qcpipe.accounts.roles import Viewer
+from qcpipe.errors import NotFoundError
 from qcpipe.store import Call, CallStatus, FindingRecord
+from qcpipe.store.models import Appeal, AppealStatus
 from qcpipe.store import Segment as StoredSegment
 from qcpipe.store import repository as repo
 
@@ -68,6 +72,67 @@ class FindingView:
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """One event in a finding's life: a review or an appeal (filed, ruled)."""
+
+    at: datetime
+    what: str
+    who: str
+    comment: str
+
+
+def history_of(finding: FindingRecord) -> list[HistoryEntry]:
+    """Everything decided about a finding, oldest first."""
+    events = [
+        HistoryEntry(r.decided_at, f"{r.decision}{' (appeal ruling)' if r.appeal_id else ''}", r.reviewer, r.comment)
+        for r in finding.reviews
+    ]
+    for appeal in finding.appeals:
+        events.append(HistoryEntry(appeal.filed_at, f"appeal {appeal.id} filed", appeal.agent, appeal.reason))
+    return sorted(events, key=lambda e: e.at)
+
+
+@dataclass(frozen=True)
+class AppealView:
+    """An agent's appeal of a finding and, once ruled, the ruling (final)."""
+
+    id: int
+    finding_id: int
+    agent: str
+    reason: str
+    filed_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_comment: str | None
+
+    @classmethod
+    def of(cls, appeal: Appeal) -> AppealView:
+        return cls(appeal.id, appeal.finding_id, appeal.agent, appeal.reason, appeal.filed_at, appeal.status,
+                   appeal.decided_by, appeal.decided_at, appeal.decision_comment)
+
+
+@dataclass(frozen=True)
+class FindingDetail:
+    """A finding on its call's page: the view, its version (for decisions), history and appeals."""
+
+    finding: FindingView
+    version: int
+    created_at: datetime
+    history: tuple[HistoryEntry, ...]
+    appeals: tuple[AppealView, ...]
+
+    @property
+    def pending_appeal(self) -> AppealView | None:
+        return next((a for a in self.appeals if a.status == AppealStatus.PENDING), None)
+
+    @property
+    def final(self) -> bool:
+        """Ruled on appeal: no further review or appeal."""
+        return any(a.status != AppealStatus.PENDING for a in self.appeals)
+
+
+@dataclass(frozen=True)
 class CallRow:
     """A line of the call listing: who, when, how long, and what became of it."""
 
@@ -101,8 +166,9 @@ class CallDetail:
 
     call: CallRow
     utterances: tuple[Utterance, ...]
-    findings: tuple[FindingView, ...]
+    findings: tuple[FindingDetail, ...]
     not_applicable: tuple[tuple[str, str], ...]  # (rule id, why)
+    recording: Path
 
     @property
     def failed(self) -> bool:
@@ -114,15 +180,40 @@ def list_calls(session: Session, status: CallStatus | None = None) -> list[CallR
     return [CallRow.of(call) for call in repo.list_calls(session, status)]
 
 
-def call_detail(session: Session, call_id: str, privacy: PrivacySettings) -> CallDetail:
-    """The call with its dialogue and findings as shown; NotFoundError if the id is unknown."""
-    call = repo.load_call(session, call_id)
+def call_detail(session: Session, call_id: str, privacy: PrivacySettings, viewer: Viewer | None = None) -> CallDetail:
+    """The call with its dialogue and findings as shown.
+
+    NotFoundError if the id is unknown, or the `viewer` may not see the call: whether it exists
+    is not theirs to know either.
+    """
+    call = visible_call(session, call_id, viewer)
     return CallDetail(
         call=CallRow.of(call),
         utterances=tuple(utterances(call.segments, privacy)),
-        findings=tuple(FindingView.of(f, privacy) for f in call.findings),
+        findings=tuple(
+            FindingDetail(FindingView.of(f, privacy), f.version, f.created_at, tuple(history_of(f)),
+                          tuple(AppealView.of(a) for a in f.appeals))
+            for f in call.findings
+        ),
         not_applicable=tuple((rule_id, reason) for rule_id, reason in call.not_applicable or ()),
+        recording=call.recording_path,
     )
+
+
+def visible_call(session: Session, call_id: str, viewer: Viewer | None) -> Call:
+    """A stored call the viewer may see (None: the shell, which sees everything)."""
+    call = repo.load_call(session, call_id)
+    if viewer is not None and not viewer.sees(call):
+        raise NotFoundError(f"no call '{call_id}' in the database")
+    return call
+
+
+def visible_finding(session: Session, finding_id: int, viewer: Viewer | None) -> FindingRecord:
+    """A finding whose call the viewer may see; NotFoundError otherwise (same answer as unknown)."""
+    finding = session.get(FindingRecord, finding_id)
+    if finding is None or (viewer is not None and not viewer.sees(finding.call)):
+        raise NotFoundError(f"no finding {finding_id}")
+    return finding
 
 
 def utterances(segments: Sequence[StoredSegment], privacy: PrivacySettings) -> list[Utterance]:

@@ -15,7 +15,7 @@ import typer
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from qcpipe.cli import calls, config, examples, export, model, report, review, rules, run, scoring
+from qcpipe.cli import calls, config, examples, export, model, report, review, rules, run, scoring, serve, users
 from qcpipe.cli.common import AppState, stderr
 from qcpipe.config import load_settings
 from qcpipe.errors import QcpipeError
@@ -58,6 +58,8 @@ app.add_typer(report.app, name="report")
 app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
 app.add_typer(config.app, name="config")
+app.add_typer(users.app, name="users")
+app.command("serve")(serve.serve_command)
 
 
 def main() -> None:

@@ -4,10 +4,12 @@ Public surface: `flagged_calls`, `review_finding`, `file_appeal`, `decide_appeal
 `finding_history`, `calibration`, their result types, and `ReviewError`.
 """
 
+from qcpipe.calls import HistoryEntry
 from qcpipe.review.service import (
+    DecisionConflict,
     FindingView,
     FlaggedCall,
-    HistoryEntry,
+    PendingAppeal,
     ReviewError,
     RuleCalibration,
     calibration,
@@ -15,13 +17,16 @@ from qcpipe.review.service import (
     file_appeal,
     finding_history,
     flagged_calls,
+    pending_appeals,
     review_finding,
 )
 
 __all__ = [
+    "HistoryEntry",
+    "DecisionConflict",
     "FindingView",
     "FlaggedCall",
-    "HistoryEntry",
+    "PendingAppeal",
     "ReviewError",
     "RuleCalibration",
     "calibration",
@@ -29,5 +34,6 @@ __all__ = [
     "file_appeal",
     "finding_history",
     "flagged_calls",
+    "pending_appeals",
     "review_finding",
 ]

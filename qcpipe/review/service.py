@@ -15,8 +15,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
-from qcpipe.calls import FindingView
+from qcpipe import audit
+from qcpipe.calls import AppealView, FindingView, HistoryEntry, history_of
 from qcpipe.config import PrivacySettings
 from qcpipe.errors import NotFoundError, QcpipeError
 from qcpipe.periods import DEFAULT_TIMEZONE, Period, month_bounds
@@ -27,6 +30,10 @@ from qcpipe.scoring.records import update_call_score
 
 class ReviewError(QcpipeError):
     """A review or appeal that the workflow does not allow (final ruling, window passed …)."""
+
+
+class DecisionConflict(ReviewError):
+    """Someone else decided the finding after the page the decision was made on was loaded."""
 
 
 @dataclass(frozen=True)
@@ -40,16 +47,6 @@ class FlaggedCall:
     started_at: datetime | None
     score: float | None
     findings: tuple[FindingView, ...]
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One event in a finding's life: a review or an appeal (filed, ruled)."""
-
-    at: datetime
-    what: str
-    who: str
-    comment: str
 
 
 @dataclass(frozen=True)
@@ -110,14 +107,25 @@ def flagged_calls(
 
 
 def review_finding(
-    session: Session, finding_id: int, *, confirm: bool, reviewer: str, comment: str = "", now: datetime
+    session: Session, finding_id: int, *, confirm: bool, reviewer: str, comment: str = "", now: datetime,
+    seen_version: int | None = None,
 ) -> FindingRecord:
-    """Confirm or overturn a finding; the call's score follows."""
+    """Confirm or overturn a finding; the call's score follows.
+
+    seen_version: the finding's `version` when the reviewer loaded it. If it changed since (another
+    monitor decided meanwhile), nothing is written and DecisionConflict says who decided and when.
+    """
     finding = _finding(session, finding_id)
+    if seen_version is not None and finding.version != seen_version:
+        latest = finding.reviews[-1] if finding.reviews else None
+        who = f"by {latest.reviewer} at {latest.decided_at:%Y-%m-%d %H:%M:%S} UTC" if latest else "meanwhile"
+        raise DecisionConflict(f"finding {finding_id} was already decided ({finding.status}) {who}: "
+                               "reload the call to see it; nothing was changed")
     _refuse_if_final(finding)
     if pending := _pending_appeal(finding):
         raise ReviewError(f"finding {finding_id} has a pending appeal ({pending.id}): rule on it with `qcpipe appeal-decide {pending.id}`")
-    _decide(finding, confirm=confirm, reviewer=reviewer, comment=comment, now=now)
+    _decide(session, finding, confirm=confirm, reviewer=reviewer, comment=comment, now=now)
+    audit.record(session, reviewer, f"finding.{'confirm' if confirm else 'overturn'}", "finding", finding_id, comment, at=now)
     return finding
 
 
@@ -145,6 +153,7 @@ def file_appeal(
     appeal = Appeal(agent=agent, reason=reason.strip(), filed_at=now, status=AppealStatus.PENDING)
     finding.appeals.append(appeal)
     session.flush()
+    audit.record(session, agent, "appeal.file", "finding", finding_id, appeal.reason, at=now)
     return appeal
 
 
@@ -159,7 +168,8 @@ def decide_appeal(
         raise ReviewError(f"appeal {appeal_id} was already ruled {appeal.status} by {appeal.decided_by}: the ruling is final")
     appeal.status = AppealStatus.UPHELD if uphold else AppealStatus.REJECTED
     appeal.decided_by, appeal.decided_at, appeal.decision_comment = by, now, comment
-    _decide(appeal.finding, confirm=not uphold, reviewer=by, comment=comment, now=now, appeal=appeal)
+    _decide(session, appeal.finding, confirm=not uphold, reviewer=by, comment=comment, now=now, appeal=appeal)
+    audit.record(session, by, f"appeal.{appeal.status}", "appeal", appeal_id, comment, at=now)
     return appeal
 
 
@@ -168,13 +178,7 @@ def finding_history(
 ) -> tuple[FindingView, list[HistoryEntry]]:
     """A finding and everything decided about it, oldest first."""
     finding = _finding(session, finding_id)
-    events = [
-        HistoryEntry(r.decided_at, f"{r.decision}{' (appeal ruling)' if r.appeal_id else ''}", r.reviewer, r.comment)
-        for r in finding.reviews
-    ]
-    for appeal in finding.appeals:
-        events.append(HistoryEntry(appeal.filed_at, f"appeal {appeal.id} filed", appeal.agent, appeal.reason))
-    return FindingView.of(finding, privacy), sorted(events, key=lambda e: e.at)
+    return FindingView.of(finding, privacy), history_of(finding)
 
 
 def calibration(session: Session, *, month: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> list[RuleCalibration]:
@@ -213,7 +217,8 @@ def _refuse_if_final(finding: FindingRecord) -> None:
 
 
 def _decide(
-    finding: FindingRecord, *, confirm: bool, reviewer: str, comment: str, now: datetime, appeal: Appeal | None = None
+    session: Session, finding: FindingRecord, *, confirm: bool, reviewer: str, comment: str, now: datetime,
+    appeal: Appeal | None = None,
 ) -> None:
     if not reviewer.strip():
         raise ReviewError("a decision needs the reviewer's name (--by)")
@@ -222,4 +227,32 @@ def _decide(
         FindingReview(decision=decision, reviewer=reviewer, comment=comment, decided_at=now, appeal_id=appeal.id if appeal else None)
     )
     finding.status = FindingStatus.CONFIRMED if confirm else FindingStatus.OVERTURNED
+    flag_modified(finding, "status")  # every decision bumps the version, even a repeated confirm
     update_call_score(finding.call)
+    try:
+        session.flush()  # UPDATE … WHERE version = the one read: fails if another decision got in first
+    except StaleDataError:
+        raise DecisionConflict(f"finding {finding.id} was decided by someone else at the same moment: "
+                               "reload the call to see it; nothing was changed") from None
+
+
+@dataclass(frozen=True)
+class PendingAppeal:
+    """An appeal waiting for a monitor's ruling, with the finding it is about."""
+
+    appeal: AppealView
+    finding: FindingView
+    agent_name: str | None
+
+
+def pending_appeals(session: Session, privacy: PrivacySettings) -> list[PendingAppeal]:
+    """Every appeal not yet ruled, oldest first (first come, first ruled)."""
+    appeals = session.scalars(
+        select(Appeal).where(Appeal.status == AppealStatus.PENDING).order_by(Appeal.filed_at, Appeal.id)
+        .options(selectinload(Appeal.finding).selectinload(FindingRecord.call).selectinload(Call.agent))
+    )
+    return [
+        PendingAppeal(AppealView.of(a), FindingView.of(a.finding, privacy),
+                      a.finding.call.agent.name if a.finding.call.agent else None)
+        for a in appeals
+    ]

@@ -6,6 +6,10 @@
                              1─* FindingRecord  (a QA deduction with its evidence)
                                     1─* FindingReview  (a monitor's confirm/overturn, history kept)
                                     1─* Appeal         (an agent's appeal and the final ruling)
+                             1─1 ReviewAssignment (which monitor is to review the call)
+    User 1─* WebSession                         (the web workspace's accounts and logins)
+    LoginFailure                                (failed logins per name, for throttling)
+    AuditEvent                                  (who did what, when: append-only)
 
 Times inside a call are seconds from the start of the recording. Wall-clock times are
 stored in UTC and shown in the center's time zone.
@@ -96,6 +100,7 @@ class Call(Base):
     """One recording and the outcome of processing it (done, or failed with the reason)."""
 
     __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_agent_started", "agent_id", "started_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128), unique=True, doc="the CTI call id, or the file stem")
@@ -231,6 +236,11 @@ class FindingRecord(Base):
     rulebook_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[FindingStatus] = mapped_column(String(16), default=FindingStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Bumped by every change of the row: two monitors deciding the same finding at once cannot
+    # both win (the second UPDATE matches no row), and a decision made on a stale page is refused.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     call: Mapped[Call] = relationship(back_populates="findings")
     reviews: Mapped[list[FindingReview]] = relationship(
@@ -284,3 +294,90 @@ class Appeal(Base):
     decision_comment: Mapped[str | None] = mapped_column(Text)
 
     finding: Mapped[FindingRecord] = relationship(back_populates="appeals")
+
+
+class ReviewAssignment(Base):
+    """A call a QA lead gave a monitor to review: flagged by the machine, or sampled from the
+    unflagged calls so that the machine's misses are found too. One monitor per call."""
+
+    __tablename__ = "review_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    monitor: Mapped[str] = mapped_column(String(64), index=True, doc="the monitor's user name")
+    reason: Mapped[str] = mapped_column(String(16), doc="flagged or sample")
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, doc="when the monitor finished the call")
+
+    call: Mapped[Call] = relationship()
+
+
+class UserRole(StrEnum):
+    ADMIN = "admin"
+    QA_LEAD = "qa_lead"
+    MONITOR = "monitor"
+    TEAM_LEADER = "team_leader"
+    TRAINER = "trainer"
+    AGENT = "agent"
+
+
+class User(Base):
+    """A person who logs in to the web workspace. The password is kept only as an argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[UserRole] = mapped_column(String(16))
+    agent_code: Mapped[str | None] = mapped_column(String(64), doc="an agent's 工号: whose calls are theirs")
+    team: Mapped[str | None] = mapped_column(String(100), doc="a team leader's team")
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    sessions: Mapped[list[WebSession]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class WebSession(Base):
+    """A logged-in browser. The cookie holds a random token; only its sha256 is stored, so a
+    copy of the database opens no session."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class LoginFailure(Base):
+    """Failed logins for a name (known or not, so that throttling tells nothing about which
+    names exist); the row goes when a login succeeds."""
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEvent(Base):
+    """One thing a person did (a review, an appeal, a ruling, an assignment, a user change, a
+    login or failed login). Rows are only ever added."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[str] = mapped_column(Text, default="")

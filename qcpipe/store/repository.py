@@ -40,11 +40,16 @@ def list_calls(session: Session, status: CallStatus | None = None) -> list[Call]
 
 
 def load_call(session: Session, call_id: str) -> Call:
-    """A call with its segments and agent; NotFoundError if the id is unknown."""
+    """A call with its segments, agent, findings and their decisions; NotFoundError if the id is unknown."""
     call = session.scalar(
         select(Call)
         .where(Call.call_id == call_id)
-        .options(selectinload(Call.segments), selectinload(Call.agent).selectinload(Agent.team))
+        .options(
+            selectinload(Call.segments),
+            selectinload(Call.agent).selectinload(Agent.team),
+            selectinload(Call.findings).selectinload(FindingRecord.reviews),
+            selectinload(Call.findings).selectinload(FindingRecord.appeals),
+        )
     )
     if call is None:
         raise NotFoundError(f"no call '{call_id}' in the database")

@@ -1,0 +1,28 @@
+"""Passwords, kept only as argon2id hashes (argon2-cffi's defaults, RFC 9106's second choice)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_HASHER = PasswordHasher()
+# Verified against when a name is unknown, so that a login takes as long for a name that does not
+# exist as for a wrong password: timing tells nothing about which names exist.
+_DUMMY_HASH = _HASHER.hash("qcpipe: no such user")
+
+MIN_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _HASHER.check_needs_rehash(password_hash)
