@@ -12,12 +12,14 @@ from qcpipe.review.service import (
     PendingAppeal,
     ReviewError,
     RuleCalibration,
+    appeal_as,
     calibration,
     decide_appeal,
     file_appeal,
     finding_history,
     flagged_calls,
     pending_appeals,
+    review_as,
     review_finding,
 )
 
@@ -29,11 +31,13 @@ __all__ = [
     "PendingAppeal",
     "ReviewError",
     "RuleCalibration",
+    "appeal_as",
     "calibration",
     "decide_appeal",
     "file_appeal",
     "finding_history",
     "flagged_calls",
     "pending_appeals",
+    "review_as",
     "review_finding",
 ]

@@ -19,10 +19,12 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from qcpipe import audit
-from qcpipe.calls import AppealView, FindingView, HistoryEntry, history_of
+from qcpipe.accounts.roles import Viewer
+from qcpipe.calls import AppealView, FindingView, HistoryEntry, history_of, visible_finding
 from qcpipe.config import PrivacySettings
 from qcpipe.errors import NotFoundError, QcpipeError
 from qcpipe.periods import DEFAULT_TIMEZONE, Period, month_bounds
+from qcpipe.review.assignment import finish_assignment
 from qcpipe.store import Agent, Call, FindingRecord, FindingStatus, Team
 from qcpipe.store.models import Appeal, AppealStatus, FindingReview, ReviewDecision
 from qcpipe.scoring.records import update_call_score
@@ -256,3 +258,23 @@ def pending_appeals(session: Session, privacy: PrivacySettings) -> list[PendingA
                       a.finding.call.agent.name if a.finding.call.agent else None)
         for a in appeals
     ]
+
+
+def review_as(
+    session: Session, viewer: Viewer, finding_id: int, *, confirm: bool, comment: str, now: datetime,
+    seen_version: int | None = None,
+) -> FindingRecord:
+    """A logged-in monitor's decision: the finding must be on a call they may see (else it is
+    not found); deciding the last open finding of a call assigned to them finishes that call."""
+    visible_finding(session, finding_id, viewer)
+    finding = review_finding(session, finding_id, confirm=confirm, reviewer=viewer.username, comment=comment.strip(),
+                             now=now, seen_version=seen_version)
+    if not any(f.status == FindingStatus.OPEN for f in finding.call.findings):
+        finish_assignment(session, finding.call.call_id, viewer.username, now)
+    return finding
+
+
+def appeal_as(session: Session, viewer: Viewer, finding_id: int, *, reason: str, window_days: int, now: datetime) -> Appeal:
+    """A logged-in agent's appeal of a finding on one of their own calls (others' are not found)."""
+    visible_finding(session, finding_id, viewer)
+    return file_appeal(session, finding_id, agent=viewer.agent_code or "", reason=reason, window_days=window_days, now=now)

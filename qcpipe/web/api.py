@@ -11,9 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from qcpipe.accounts import Permission
-from qcpipe.calls import call_detail, visible_finding
-from qcpipe.review import decide_appeal, file_appeal, review_finding
-from qcpipe.review.assignment import finish_assignment
+from qcpipe.calls import call_detail
+from qcpipe.review import appeal_as, decide_appeal, review_as
 from qcpipe.review.worklist import ReviewState, WorklistFilters, worklist
 from qcpipe.store.models import utcnow
 from qcpipe.web.pages import audio_response
@@ -160,14 +159,9 @@ async def get_audio(request: Request, call_id: str) -> Response:
 def post_review(request: Request, who: Who, finding_id: int, body: ReviewIn) -> ReviewOut:
     """Confirm or overturn; the call's score is recomputed. 409 when someone decided it meanwhile."""
     with request.app.state.store.transaction() as session:
-        visible_finding(session, finding_id, who.viewer)
-        finding = review_finding(session, finding_id, confirm=body.decision == "confirm",
-                                 reviewer=who.viewer.username, comment=body.comment.strip(), now=utcnow(),
-                                 seen_version=body.version)
+        finding = review_as(session, who.viewer, finding_id, confirm=body.decision == "confirm", comment=body.comment,
+                            now=utcnow(), seen_version=body.version)
         call = finding.call
-        if not any(f.status == "open" for f in call.findings):
-            finish_assignment(session, call.call_id, who.viewer.username, utcnow())
-        session.flush()
         return ReviewOut(call_id=call.call_id, score=call.qa_score, finding_id=finding.id, status=finding.status,
                          version=finding.version)
 
@@ -176,9 +170,8 @@ def post_review(request: Request, who: Who, finding_id: int, body: ReviewIn) -> 
 @allow(Permission.APPEAL)
 def post_appeal(request: Request, who: Who, finding_id: int, body: AppealIn) -> dict[str, Any]:
     with request.app.state.store.transaction() as session:
-        visible_finding(session, finding_id, who.viewer)
-        appeal = file_appeal(session, finding_id, agent=who.viewer.agent_code or "", reason=body.reason,
-                             window_days=request.app.state.settings.appeal_window_days, now=utcnow())
+        appeal = appeal_as(session, who.viewer, finding_id, reason=body.reason,
+                           window_days=request.app.state.settings.appeal_window_days, now=utcnow())
         return {"appeal_id": appeal.id, "finding_id": finding_id, "status": appeal.status}
 
 

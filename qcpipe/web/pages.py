@@ -12,11 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from qcpipe.accounts import AccountError, Permission, add_user, list_users, log_in, log_out, set_disabled, set_password
-from qcpipe.calls import call_detail, visible_call, visible_finding
+from qcpipe.calls import call_detail, visible_call
 from qcpipe.calls.audio import playable
 from qcpipe.config import data_dir
 from qcpipe.errors import QcpipeError
-from qcpipe.review import decide_appeal, file_appeal, pending_appeals, review_finding
+from qcpipe.review import appeal_as, decide_appeal, pending_appeals, review_as
 from qcpipe.review.assignment import assign_flagged, finish_assignment, monitors_of, sample_unflagged
 from qcpipe.review.worklist import PAGE_SIZE, ReviewState, WorklistFilters, next_call, worklist
 from qcpipe.store.models import UserRole, utcnow
@@ -192,12 +192,9 @@ def review_form(
     context: Annotated[str, Form()] = "",
 ) -> Response:
     with _store(request).transaction() as session:
-        visible_finding(session, finding_id, who.viewer)
-        finding = review_finding(session, finding_id, confirm=_decision(decision), reviewer=who.viewer.username,
-                                 comment=comment.strip(), now=utcnow(), seen_version=version)
+        finding = review_as(session, who.viewer, finding_id, confirm=_decision(decision), comment=comment,
+                            now=utcnow(), seen_version=version)
         call_id = finding.call.call_id
-        if not any(f.status == "open" for f in finding.call.findings):
-            finish_assignment(session, call_id, who.viewer.username, utcnow())
     return _back(f"/calls/{call_id}" + (f"?{context}" if context else "") + f"#finding-{finding_id}")
 
 
@@ -220,10 +217,9 @@ def assignment_done(request: Request, who: Who, call_id: str) -> Response:
 @allow(Permission.APPEAL)
 def appeal_form(request: Request, who: Who, finding_id: int, reason: Annotated[str, Form()]) -> Response:
     with _store(request).transaction() as session:
-        finding = visible_finding(session, finding_id, who.viewer)
-        file_appeal(session, finding_id, agent=who.viewer.agent_code or "", reason=reason,
-                    window_days=_settings(request).appeal_window_days, now=utcnow())
-        call_id = finding.call.call_id
+        appeal = appeal_as(session, who.viewer, finding_id, reason=reason,
+                           window_days=_settings(request).appeal_window_days, now=utcnow())
+        call_id = appeal.finding.call.call_id
     return _back(f"/calls/{call_id}#finding-{finding_id}")
 
 
