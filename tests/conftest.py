@@ -1,12 +1,17 @@
-"""Shared fixtures: the dev corpus, the real embedded model, the default rulebook, fresh SQLite databases.
+"""Shared fixtures: the dev corpus, the real embedded model, the default rulebook, fresh databases.
+
+Every database fixture runs each test on both backends: SQLite (a file) and PostgreSQL (a schema
+of its own on the server of $QCPIPE_TEST_PG; see `tests.helpers.databases`). The PostgreSQL
+variants carry the `postgres` mark: without $QCPIPE_TEST_PG they are skipped, saying why, except
+under CI=true, where a missing or unreachable server stops the run at collection.
 
 Helpers that are not fixtures (paths, audio files, the `qcpipe` command, scripted calls, stored
-rows) are in `tests.helpers`.
+rows, test databases) are in `tests.helpers`.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +22,40 @@ from qcpipe.asr import AsrOptions, Transcriber
 from qcpipe.config import default_models_dir
 from qcpipe.scoring import Rulebook, load_rulebook
 from qcpipe.store import Database, open_database
+from tests.helpers.databases import (
+    PG_VARIABLE,
+    copy_rows,
+    drop_stale_schemas,
+    postgres_problem,
+    postgres_server,
+    temporary_database,
+    temporary_url,
+)
 from tests.helpers.paths import DEV_CORPUS, REPO
 
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 
+
+@pytest.hookimpl(trylast=True)  # after -m and -k deselected what will not run
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001
     if not DEV_CORPUS.is_dir():
         raise pytest.UsageError(f"the dev corpus is missing: {DEV_CORPUS} (tests need ../shared beside the repo)")
+    on_postgres = [item for item in items if item.get_closest_marker("postgres")]
+    if not on_postgres:
+        return
+    server = postgres_server()
+    problem = postgres_problem(server) if server else f"${PG_VARIABLE} is not set"
+    if problem is None:
+        drop_stale_schemas(server)
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        raise pytest.UsageError(
+            f"PostgreSQL is required under CI=true, and {problem}; {len(on_postgres)} test(s) need it "
+            f"(set {PG_VARIABLE} to a reachable server, or deselect them with -m 'not postgres')"
+        )
+    skip = pytest.mark.skip(reason=f"PostgreSQL: {problem} (e.g. {PG_VARIABLE}=postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    for item in on_postgres:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +75,32 @@ def rulebook() -> Rulebook:
     return load_rulebook(REPO / "configs" / "rules" / "default.yaml")
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Each backend in turn: "sqlite", then "postgres"."""
+    return request.param
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    """A fresh, migrated SQLite database file per test."""
-    database = open_database(f"sqlite:///{tmp_path / 'qcpipe.db'}")
+def db_url(backend: str, tmp_path: Path) -> str:
+    """The URL of a fresh, empty database per test (not migrated yet: no tables), on each backend."""
+    with temporary_url(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def db(db_url: str) -> Database:
+    """A fresh database per test, migrated, on each backend."""
+    database = open_database(db_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    """A fresh, migrated SQLite database file, for tests of SQLite itself (locks, page limits)."""
+    with temporary_database("sqlite", tmp_path) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +111,8 @@ def opening_stereo() -> tuple[np.ndarray, int]:
 
 
 @pytest.fixture(scope="session")
-def dev_db(tmp_path_factory, transcriber) -> Database:
-    """The whole dev corpus run through the real pipeline (ASR + default rulebook), once per session."""
+def dev_sqlite(tmp_path_factory, transcriber) -> Database:
+    """The whole dev corpus run through the real pipeline (ASR + default rulebook) into SQLite, once per session."""
     from qcpipe.ingest import read_manifest
     from qcpipe.pipeline import run_batch
 
@@ -78,13 +131,21 @@ def dev_db(tmp_path_factory, transcriber) -> Database:
     database.dispose()
 
 
-@pytest.fixture
-def dev_db_copy(dev_db, tmp_path: Path) -> Database:
-    """A private copy of the scored dev corpus database, for tests that change it."""
-    from sqlalchemy.engine import make_url
+@pytest.fixture(scope="session", params=BACKENDS)
+def dev_db(request, dev_sqlite: Database, tmp_path_factory) -> Database:
+    """The scored dev corpus on each backend: transcribed once (`dev_sqlite`); on PostgreSQL, its
+    rows copied into a schema of their own, once per session."""
+    if request.param == "sqlite":
+        yield dev_sqlite
+        return
+    with temporary_database("postgres", tmp_path_factory.mktemp("dev-pg")) as database:
+        copy_rows(dev_sqlite, database)
+        yield database
 
-    copy = tmp_path / "dev-copy.db"
-    shutil.copy(make_url(dev_db.url).database, copy)
-    database = open_database(f"sqlite:///{copy}")
-    yield database
-    database.dispose()
+
+@pytest.fixture
+def dev_db_copy(backend: str, dev_sqlite: Database, tmp_path: Path) -> Database:
+    """A private copy of the scored dev corpus, on each backend, for tests that change it."""
+    with temporary_database(backend, tmp_path) as database:
+        copy_rows(dev_sqlite, database)
+        yield database

@@ -26,12 +26,20 @@ from zoneinfo import ZoneInfo
 from qcpipe.asr.audio import AUDIO_EXTENSIONS
 from qcpipe.errors import ManifestError, shown_path
 from qcpipe.periods import DEFAULT_TIMEZONE
+from qcpipe.store.models import Agent, Call, Team
 
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("call_id", "audio")
 KNOWN_COLUMNS = ("call_id", "audio", "agent_id", "agent_name", "team", "started_at", "queue_wait_s")
 _ENCODINGS = ("utf-8-sig", "gb18030")
+# The longest value the database holds (PostgreSQL refuses a longer one; SQLite would keep it).
+_LONGEST = {
+    "call_id": Call.__table__.c.call_id.type.length,
+    "agent_id": Agent.__table__.c.code.type.length,
+    "agent_name": Agent.__table__.c.name.type.length,
+    "team": Team.__table__.c.name.type.length,
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,8 @@ class Manifest:
 
     Raises ManifestError with the line number of the first bad row: unreadable or not text,
     a required column missing, an empty call_id or audio, a time or number that does not
-    parse, or one call_id listed twice for different calls. A row repeated exactly (CTI
+    parse, a value longer than the database holds or with a NUL character in it, or one
+    call_id listed twice for different calls. A row repeated exactly (CTI
     exports do re-list calls) is processed once, with a warning.
     `count`: the calls it lists; `warnings`: the rows it left out, and why.
     """
@@ -124,6 +133,12 @@ class Manifest:
         call_id, audio = row.get("call_id", ""), row.get("audio", "")
         if not call_id or not audio:
             raise ManifestError(self.path, "empty call_id or audio", line=line)
+        for column, longest in _LONGEST.items():
+            if len(row.get(column, "")) > longest:
+                raise ManifestError(self.path, f"{column} is {len(row[column])} characters long; the database holds "
+                                    f"{longest} at most", line=line)
+        if any("\x00" in value for value in row.values()):
+            raise ManifestError(self.path, "a NUL character in a field (a binary export?)", line=line)
         return CallSource(
             call_id=call_id,
             audio_path=(self.path.parent / audio) if not Path(audio).is_absolute() else Path(audio),

@@ -20,7 +20,7 @@ from qcpipe.errors import ConfigError, StoreError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-SQLITE_BUSY_TIMEOUT_S = 60  # how long a writer waits for another to finish before giving up
+BUSY_TIMEOUT_S = 60  # how long a writer waits for another to finish before giving up
 _WRITE = "qcpipe_write"  # execution option: this connection's transaction will write
 
 
@@ -30,6 +30,10 @@ class Database:
     SQLite: a write transaction takes the write lock when it begins (BEGIN IMMEDIATE). With the
     default deferred BEGIN, two runs that each read, then write, deadlock, and SQLite answers
     one of them "database is locked" at once instead of letting it wait its turn.
+
+    PostgreSQL: a write transaction begins by taking a transaction-level advisory lock of its
+    schema, so that writers take turns there too (two runs migrating a new database, claiming
+    a call or adding the same new agent at once); readers never wait.
     """
 
     def __init__(self, url: str) -> None:
@@ -48,6 +52,8 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
+        elif parsed.get_backend_name() == "postgresql":
+            event.listen(self.engine, "begin", _postgresql_begin)
         self._writer = self.engine.execution_options(**{_WRITE: True})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
@@ -120,9 +126,9 @@ def _friendly_errors(url: str, opening: bool = False) -> Iterator[None]:
         yield
     except OperationalError as exc:
         cause = str(exc.orig).lower()
-        if "locked" in cause or "busy" in cause:
+        if "locked" in cause or "busy" in cause or "lock timeout" in cause:
             raise StoreError(f"{where}: the database stayed locked by another program for more than "
-                             f"{SQLITE_BUSY_TIMEOUT_S} s; nothing was half-written, re-run to resume ({exc.orig})") from exc
+                             f"{BUSY_TIMEOUT_S} s; nothing was half-written, re-run to resume ({exc.orig})") from exc
         if "full" in cause or "no space" in cause:
             raise StoreError(f"{where}: the database or its disk is full; nothing was half-written, "
                              f"free space and re-run to resume ({exc.orig})") from exc
@@ -158,7 +164,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor = dbapi_connection.cursor()
     # The busy timeout makes a second writer wait its turn instead of failing with
     # "database is locked"; set first, so that the statements below wait too.
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL lets a reviewer read while the nightly batch writes.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -167,3 +173,12 @@ def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _postgresql_begin(connection: Connection) -> None:
+    # Under READ COMMITTED, two writers that each read, then write, both go ahead: both migrate
+    # a new schema, take over the same dead claim, insert the same new agent. The schema's
+    # advisory lock (released at commit or rollback) makes them take turns, as on SQLite.
+    if connection.get_execution_options().get(_WRITE):
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{BUSY_TIMEOUT_S}s'")
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('qcpipe ' || coalesce(current_schema(), '')))")

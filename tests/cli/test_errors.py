@@ -60,16 +60,21 @@ def _damaged_pages(path):
 DAMAGES = {"not a database": _not_a_database, "damaged pages": _damaged_pages}
 
 
-@pytest.mark.parametrize("damage", DAMAGES)
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
-def test_a_damaged_database_is_one_line(monkeypatch, capsys, tmp_path, command, damage):
+def _arguments(command: list[str], tmp_path) -> list[str]:
+    """The command's arguments, with a folder holding a settled recording for `run`."""
     (tmp_path / "audio").mkdir()
     audio = tmp_path / "audio" / "D110000.flac"
     audio.write_bytes((SAMPLES / "audio" / "D110000.flac").read_bytes())
     settled(audio)
+    return [part.replace("{tmp}", str(tmp_path)) for part in command]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_damaged_database_is_one_line(monkeypatch, capsys, tmp_path, command, damage):
+    args = _arguments(command, tmp_path)
     db = tmp_path / "broken.db"
     DAMAGES[damage](db)
-    args = [part.replace("{tmp}", str(tmp_path)) for part in command]
     code, out, err = run_main(monkeypatch, capsys, *args, "--db", f"sqlite:///{db}")
     assert code == 1, (out, err)
     lines = err.strip().splitlines()
@@ -100,6 +105,17 @@ def test_usage_errors_exit_2_with_the_reason(monkeypatch, capsys, tmp_path):
     assert code == 2 and "exactly one of --confirm or --overturn" in err
 
 
-def test_an_unknown_call_is_one_line(monkeypatch, capsys, tmp_path):
-    code, _, err = run_main(monkeypatch, capsys, "transcript", "NOPE", "--db", f"sqlite:///{tmp_path}/q.db")
+def test_an_unknown_call_is_one_line(monkeypatch, capsys, db_url):
+    code, _, err = run_main(monkeypatch, capsys, "transcript", "NOPE", "--db", db_url)
     assert code == 1 and err.strip() == "error: no call 'NOPE' in the database"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_an_unreachable_server_is_one_line_without_the_password(monkeypatch, capsys, tmp_path, command):
+    """PostgreSQL's counterpart of a damaged file: nothing listens where the URL points."""
+    url = "postgresql+psycopg://qc:s3cret@127.0.0.1:9/qc"  # the discard port: connection refused
+    code, out, err = run_main(monkeypatch, capsys, *_arguments(command, tmp_path), "--db", url)
+    assert code == 1, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: postgresql+psycopg://qc:***@127.0.0.1:9/qc"), err
+    assert "s3cret" not in err + out and "Traceback" not in err + out

@@ -1,4 +1,5 @@
-"""A monitor's day from the command line: flagged queue → review → appeal → final ruling.
+"""A monitor's day from the command line: flagged queue → review → appeal → final ruling; and
+every other command that reads the database. On each backend (SQLite, PostgreSQL).
 
 The database is seeded with scripted calls scored by the default rulebook (no ASR): C01, agent
 A03, opens with a 禁语 that holds a phone number and no greeting; C02, agent A07, has neither
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from qcpipe.store import open_database
 from tests.helpers.cli import qcpipe_in_process
 from tests.helpers.rows import seed_call
 
@@ -24,33 +24,28 @@ C02 = [["agent", 0, 2, "喂"], ["customer", 2.5, 5, "我想查一下这个月的
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, rulebook) -> str:
-    """A SQLite file holding the two seeded calls."""
-    url = f"sqlite:///{tmp_path / 'seeded.db'}"
-    database = open_database(url)
-    try:
-        with database.transaction() as session:
-            seed_call(session, C01, call_id="C01", agent="A03", agent_name="张敏", team="一组",
-                      started_at="2026-10-08", rulebook=rulebook)
-            seed_call(session, C02, call_id="C02", agent="A07", team="二组", started_at="2026-10-09", rulebook=rulebook)
-    finally:
-        database.dispose()
-    return url
+def seeded(db, rulebook) -> str:
+    """The URL of a database (each backend) holding the two seeded calls."""
+    with db.transaction() as session:
+        seed_call(session, C01, call_id="C01", agent="A03", agent_name="张敏", team="一组",
+                  started_at="2026-10-08", rulebook=rulebook)
+        seed_call(session, C02, call_id="C02", agent="A07", team="二组", started_at="2026-10-09", rulebook=rulebook)
+    return db.url
 
 
 def _findings(db_url: str, home: Path) -> list[dict]:
     return [json.loads(line) for line in qcpipe_in_process("export", "findings", "--db", db_url, home=home).stdout.splitlines()]
 
 
-def test_review_appeal_and_ruling(db_url: str, tmp_path: Path) -> None:
+def test_review_appeal_and_ruling(seeded: str, tmp_path: Path) -> None:
     def run(*args: str, check: bool = True):
-        return qcpipe_in_process(*args, "--db", db_url, home=tmp_path, check=check)
+        return qcpipe_in_process(*args, "--db", seeded, home=tmp_path, check=check)
 
     queue = run("flagged").stdout
     ids = [int(i) for i in re.findall(r"#(\d+) ", queue)]
     assert len(ids) == 4 and "2 call(s) with open findings" in queue
     assert queue.index("C01 · score 75 · A03 张敏 · 一组 · 2026-10-08") < queue.index("C02 · score 90 · A07")
-    finding = next(f for f in _findings(db_url, tmp_path) if f["finding_id"] == ids[0])
+    finding = next(f for f in _findings(seeded, tmp_path) if f["finding_id"] == ids[0])
     score = finding["call_score"]
 
     out = run("review", str(ids[0]), "--overturn", "--by", "李质检", "--comment", "识别错误").stdout
@@ -69,30 +64,56 @@ def test_review_appeal_and_ruling(db_url: str, tmp_path: Path) -> None:
 
     history = run("finding", str(ids[0])).stdout
     assert "overturn by 李质检" in history and "appeal" in history
-    status = {f["finding_id"]: f["status"] for f in _findings(db_url, tmp_path)}
+    status = {f["finding_id"]: f["status"] for f in _findings(seeded, tmp_path)}
     assert status[ids[0]] == "overturned"
     assert f"#{ids[0]} " not in run("flagged").stdout
     calib = run("calibration").stdout
     assert finding["rule_id"][:8] in calib
 
 
-def test_review_needs_one_decision(db_url: str, tmp_path: Path) -> None:
-    result = qcpipe_in_process("review", "1", "--by", "李质检", "--db", db_url, home=tmp_path, check=False)
+def test_review_needs_one_decision(seeded: str, tmp_path: Path) -> None:
+    result = qcpipe_in_process("review", "1", "--by", "李质检", "--db", seeded, home=tmp_path, check=False)
     assert result.returncode == 2 and "exactly one of --confirm or --overturn" in result.stderr
 
 
-def test_flagged_and_finding_mask_a_stored_phone_number(db_url: str, tmp_path: Path) -> None:
+def test_flagged_and_finding_mask_a_stored_phone_number(seeded: str, tmp_path: Path) -> None:
     """A center that keeps the heard text (store_heard_text) still sees numbers masked."""
     config = tmp_path / "qcpipe.toml"
     config.write_text("[privacy]\nstore_heard_text = true\n", encoding="utf-8")
     masked = "这不关我的事，你打***********问吧"
 
-    queue = qcpipe_in_process("--config", str(config), "flagged", "--agent", "A03", "--db", db_url, home=tmp_path).stdout
+    queue = qcpipe_in_process("--config", str(config), "flagged", "--agent", "A03", "--db", seeded, home=tmp_path).stdout
     assert f"“{masked}”" in queue and PHONE not in queue
     (greeting_id,) = re.findall(r"#(\d+) greeting ", queue)
-    shown = qcpipe_in_process("finding", greeting_id, "--db", db_url, home=tmp_path, env={"QCPIPE_CONFIG": str(config)}).stdout
+    shown = qcpipe_in_process("finding", greeting_id, "--db", seeded, home=tmp_path, env={"QCPIPE_CONFIG": str(config)}).stdout
     assert f"“{masked}”" in shown and PHONE not in shown
 
     config.write_text("[privacy]\nstore_heard_text = true\nmask_phone = false\n", encoding="utf-8")
-    heard = qcpipe_in_process("finding", greeting_id, "--db", db_url, home=tmp_path, env={"QCPIPE_CONFIG": str(config)}).stdout
+    heard = qcpipe_in_process("finding", greeting_id, "--db", seeded, home=tmp_path, env={"QCPIPE_CONFIG": str(config)}).stdout
     assert PHONE in heard
+
+
+def test_every_command_that_reads_the_database(seeded: str, tmp_path: Path) -> None:
+    def run(*args: str, code: int = 0) -> str:
+        result = qcpipe_in_process(*args, "--db", seeded, home=tmp_path, check=False)
+        assert result.returncode == code, (args, result.stdout, result.stderr)
+        return result.stdout + result.stderr
+
+    listing = run("calls")
+    assert "C01" in listing and "C02" in listing and "A03" in listing
+    assert "这不关我的事，你打***********问吧" in run("transcript", "C01")
+    assert "scored 2 calls · 4 findings" in run("score")
+    assert "scored 1 calls" in run("score", "--since", "2026-10-09")
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for call_id, violations in (("C01", ["greeting", "forbidden_phrase"]), ("C02", ["greeting", "closing"])):
+        (labels / f"{call_id}.json").write_text(json.dumps({"call_id": call_id, "violations": violations}), encoding="utf-8")
+    assert "calls compared: 2" in run("eval", str(labels))
+    assert re.search(r"greeting\s.*\b2\b", run("calibration", "--month", "2026-10"))
+    assert "center mean 82.5" in run("report", "monthly", "--month", "2026-10")
+    utterances = [json.loads(line) for line in run("export", "transcripts").splitlines()]
+    assert [u["call_id"] for u in utterances] == ["C01"] * 3 + ["C02"] * 3
+    assert len(_findings(seeded, tmp_path)) == 4
+    # The seeded calls have no recordings: each example is skipped, saying so (exit code 3).
+    skipped = run("examples", "--rule", "greeting", "--out", str(tmp_path / "pack"), code=3)
+    assert skipped.count("missing or moved") == 2 and "wrote 0 example(s)" in skipped

@@ -44,6 +44,10 @@ def test_extra_columns_are_kept_and_optional_ones_may_be_missing(tmp_path: Path)
         (HEADER + "C1,a.wav,A1,x,y,yesterday,5\n", 2, "started_at 'yesterday'"),
         (HEADER + "C1,a.wav,A1,x,y,,forty\n", 2, "queue_wait_s 'forty'"),
         (HEADER + ",a.wav,A1,x,y,,\n", 2, "empty call_id"),
+        # What the database cannot hold (PostgreSQL refuses it, and one such call would stop the run)
+        (HEADER + "C1,a.wav,A1," + "名" * 101 + ",y,,\n", 2, "agent_name is 101 characters long; the database holds 100"),
+        (HEADER + "C1,a.wav,A1,x,y,,\n" + "C" * 129 + ",b.wav,A1,x,y,,\n", 3, "call_id is 129 characters long"),
+        (HEADER + "C1,a.wav,A1,x,一\x00组,,\n", 2, "a NUL character"),
     ],
 )
 def test_bad_manifest_names_file_and_line(tmp_path: Path, body: str, line: int, message: str) -> None:

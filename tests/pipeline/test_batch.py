@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from qcpipe.asr import file_sha256
 from qcpipe.asr.types import AsrOptions
 from qcpipe.ingest import sources_for
 from qcpipe.pipeline import Outcome, records, run_batch
@@ -17,6 +18,26 @@ from tests.helpers.audio import copy_calls
 
 pytestmark = pytest.mark.asr
 FINGERPRINT = AsrOptions().fingerprint()
+
+
+class _HeardOnce:
+    """The real model, each recording (by content) heard once in this module: the same test on
+    the other backend, and later tests, get the transcript it gave (these tests are of the batch
+    and the store, not of recognition)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.options, self.heard = model, model.options, {}
+
+    def transcribe(self, audio, channel_map):
+        key = (file_sha256(audio.path), channel_map)
+        if key not in self.heard:
+            self.heard[key] = self.model.transcribe(audio, channel_map)
+        return self.heard[key]
+
+
+@pytest.fixture(scope="module")
+def transcriber(transcriber) -> _HeardOnce:
+    return _HeardOnce(transcriber)
 
 
 def _no_model():
@@ -123,7 +144,7 @@ def test_an_error_while_storing_a_call_rolls_it_back_and_the_batch_goes_on(db, t
 
 
 def test_a_database_that_cannot_be_written_stops_the_batch_keeping_what_was_stored(
-    db, transcriber, day, dev_corpus
+    sqlite_db, transcriber, day, dev_corpus
 ) -> None:
     """SQLite's page limit is a real "database or disk is full": the run stops with a plain
     message, the call it was replacing keeps its old transcript whole, and the same command
@@ -132,6 +153,7 @@ def test_a_database_that_cannot_be_written_stops_the_batch_keeping_what_was_stor
 
     from qcpipe.errors import StoreError
 
+    db = sqlite_db
     folder, manifest = day
     _run(db, transcriber, folder, manifest)
     with db.session() as session:

@@ -1,5 +1,6 @@
-"""kill -9 at random moments, and two runs at once on one folder and database: every call ends
-up processed exactly once, with no duplicate or half-written rows, and no lock error shown."""
+"""kill -9 at random moments (SQLite), and two runs at once on one folder and database (each
+backend): every call ends up processed exactly once, with no duplicate or half-written rows, and
+no lock error shown."""
 
 from __future__ import annotations
 
@@ -23,17 +24,20 @@ pytestmark = pytest.mark.asr
 CALLS = ["D110001", "D110002", "D110003", "D110004", "D110005", "D110006"]
 
 
-def _start(day: Path, home: Path) -> subprocess.Popen[str]:
+def _start(day: Path, home: Path, db_url: str | None = None) -> subprocess.Popen[str]:
+    """`qcpipe run` on `day` in its own process, into `db_url` (default: the one in `home`)."""
     env = {**os.environ, "QCPIPE_HOME": str(home), "COLUMNS": "200"}
     env.pop("QCPIPE_DB", None)
+    if db_url is not None:
+        env["QCPIPE_DB"] = db_url
     command = [sys.executable, "-m", "qcpipe", "run", str(day), "--manifest", str(day / "calls.csv"), "--workers", "1"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _check_whole(home: Path, context: str) -> dict[str, int]:
+def _check_whole(db_url: str, context: str) -> dict[str, int]:
     """Every stored call is whole: done calls have their transcript, timeline and score;
     nothing belongs to no call; nothing is there twice. Returns call id → segment count."""
-    database = open_database(f"sqlite:///{home / 'qcpipe.db'}")
+    database = open_database(db_url)
     try:
         with database.session() as session:
             for table, key in ((Segment, Segment.call_pk), (SpeechRegion, SpeechRegion.call_pk),
@@ -67,11 +71,11 @@ def test_kill_9_at_random_moments_then_the_same_command_finishes_the_job(tmp_pat
         run.send_signal(signal.SIGKILL)
         run.wait()
         if (home / "qcpipe.db").exists():
-            _check_whole(home, f"after kill -9 at {killed_after} s (seed {seed})")
+            _check_whole(f"sqlite:///{home / 'qcpipe.db'}", f"after kill -9 at {killed_after} s (seed {seed})")
     final = _start(day, home)
     out, err = final.communicate(timeout=600)
     assert final.returncode == 0, err
-    counts = _check_whole(home, f"killed at {killed_after} s (seed {seed})")
+    counts = _check_whole(f"sqlite:///{home / 'qcpipe.db'}", f"killed at {killed_after} s (seed {seed})")
     assert sorted(counts) == CALLS
     database = open_database(f"sqlite:///{home / 'qcpipe.db'}")
     with database.session() as session:
@@ -82,10 +86,11 @@ def test_kill_9_at_random_moments_then_the_same_command_finishes_the_job(tmp_pat
     assert f"calls done 0 · skipped {len(CALLS)} · failed 0" in out  # nothing is done twice
 
 
-def test_two_runs_at_once_share_the_work(tmp_path: Path) -> None:
+def test_two_runs_at_once_share_the_work(tmp_path: Path, db_url: str) -> None:
+    """On a new database: the two runs also migrate it at once."""
     day, home = tmp_path / "day", tmp_path / "home"
     copy_calls(CALLS, day)
-    runs = [_start(day, home), _start(day, home)]
+    runs = [_start(day, home, db_url), _start(day, home, db_url)]
     results = [run.communicate(timeout=600) for run in runs]
     done = 0
     for run, (out, err) in zip(runs, results):
@@ -93,4 +98,4 @@ def test_two_runs_at_once_share_the_work(tmp_path: Path) -> None:
         assert "locked" not in out + err and "Traceback" not in err, err
         done += int(re.search(r"calls done (\d+)", out).group(1))
     assert done == len(CALLS)  # each call transcribed by one of them, once
-    assert sorted(_check_whole(home, "two runs")) == CALLS
+    assert sorted(_check_whole(db_url, "two runs")) == CALLS

@@ -173,7 +173,7 @@ def test_a_file_still_being_written_is_left_for_the_next_run(db, transcriber, tm
     assert (second.done, second.failed) == (1, 0)
 
 
-def test_a_database_locked_for_a_while_is_waited_for(db, transcriber, tmp_path: Path) -> None:
+def test_a_database_locked_for_a_while_is_waited_for(sqlite_db, transcriber, tmp_path: Path) -> None:
     """Another program holds the SQLite write lock for three seconds: the run waits its turn."""
     import sqlite3
     import threading
@@ -184,6 +184,7 @@ def test_a_database_locked_for_a_while_is_waited_for(db, transcriber, tmp_path: 
     from qcpipe.ingest import sources_for
     from qcpipe.pipeline import run_batch
 
+    db = sqlite_db
     manifest = copy_calls(["D110001"], tmp_path)
     locked = threading.Event()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,12 +12,27 @@ from sqlalchemy import inspect, select
 from qcpipe.store import Call, CallStatus, open_database
 
 
-def test_schema_is_created_by_migrations_on_first_use(tmp_path: Path) -> None:
-    database = open_database(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'q.db'}")
+def test_schema_is_created_by_migrations_on_first_use(db_url: str) -> None:
+    database = open_database(db_url)
     tables = set(inspect(database.engine).get_table_names())
     assert {"calls", "segments", "speech_regions", "agents", "teams", "alembic_version"} <= tables
     database.migrate()  # idempotent
     database.dispose()
+
+
+def test_a_sqlite_file_is_created_with_its_folders(tmp_path: Path) -> None:
+    open_database(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'q.db'}").dispose()
+    assert (tmp_path / "nested" / "dir" / "q.db").is_file()
+
+
+def test_programs_opening_a_new_database_at_once_take_turns_migrating_it(db_url: str) -> None:
+    """Four processes started on an empty database at once: one migrates, the others find it done."""
+    with ThreadPoolExecutor(4) as pool:
+        databases = list(pool.map(lambda _: open_database(db_url), range(4)))
+    with databases[0].session() as session:
+        assert session.scalars(select(Call)).all() == []
+    for database in databases:
+        database.dispose()
 
 
 def test_times_are_stored_in_utc_and_read_back_aware(db) -> None:
