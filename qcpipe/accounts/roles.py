@@ -38,7 +38,7 @@ ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.TRAINER: frozenset({Permission.SEE_CALLS}),
     UserRole.MONITOR: frozenset({Permission.SEE_CALLS, Permission.REVIEW, Permission.RULE_APPEALS}),
     UserRole.QA_LEAD: frozenset({Permission.SEE_CALLS, Permission.REVIEW, Permission.RULE_APPEALS, Permission.ASSIGN}),
-    UserRole.ADMIN: frozenset(Permission),
+    UserRole.ADMIN: frozenset(Permission) - {Permission.APPEAL},  # only an agent appeals, and only their own calls
 }
 
 ROLE_TITLES = {

@@ -15,7 +15,7 @@ from qcpipe.accounts import AccountError, Permission, add_user, list_users, log_
 from qcpipe.calls import call_detail, visible_call
 from qcpipe.calls.audio import playable
 from qcpipe.config import data_dir
-from qcpipe.errors import QcpipeError
+from qcpipe.errors import NotFoundError, QcpipeError, shown_path
 from qcpipe.review import appeal_as, decide_appeal, pending_appeals, review_as
 from qcpipe.review.assignment import assign_flagged, finish_assignment, monitors_of, sample_unflagged
 from qcpipe.review.worklist import PAGE_SIZE, ReviewState, WorklistFilters, next_call, worklist
@@ -177,6 +177,8 @@ def audio_response(request: Request, call_id: str) -> Response:
     with _store(request).session() as session:
         call = visible_call(session, call_id, viewer)
         recording, content_hash = call.recording_path, call.content_hash
+    if not recording.is_file():  # moved or deleted since: not found, as the call page says (not a bad request)
+        raise NotFoundError(f"the recording of call {call_id} is missing or was moved: {shown_path(recording)}")
     audio = playable(recording, content_hash, data_dir() / "audio-cache")
     return FileResponse(audio.path, media_type=audio.media_type, headers={"Cache-Control": "private, max-age=3600"})
 

@@ -19,8 +19,12 @@ from tests.helpers.cli import qcpipe_in_process
 from tests.helpers.rows import RULES
 
 COMPLIANCE = ["compliance.greeting", "compliance.closing", "compliance.hold_notice"]
+# The files are written from the report alone (computed on each backend in test_monthly.py):
+# one database is enough to build it. The command runs on each backend.
+ON_SQLITE = pytest.mark.parametrize("backend", ["sqlite"])
 
 
+@ON_SQLITE
 def test_csv_columns_and_values(october, tmp_path):
     to_csv(october, tmp_path / "r.csv")
     with open(tmp_path / "r.csv", encoding="utf-8-sig", newline="") as handle:
@@ -36,6 +40,7 @@ def test_csv_columns_and_values(october, tmp_path):
     assert (a2["change"], a2["compliance.closing"], a2["flags"]) == ("", "", "")
 
 
+@ON_SQLITE
 def test_xlsx_has_table_heatmap_and_trend_chart(october, tmp_path):
     to_xlsx(october, tmp_path / "r.xlsx")
     book = load_workbook(tmp_path / "r.xlsx")
@@ -59,6 +64,7 @@ def test_xlsx_has_table_heatmap_and_trend_chart(october, tmp_path):
     assert len(chart.series) == len(october.agents) + 1  # one line an agent, and the pass line
 
 
+@ON_SQLITE
 def test_html_has_charts_heatmap_and_flags(october, tmp_path):
     to_html(october, tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
@@ -98,6 +104,8 @@ def _png_size_and_pixel_bytes(png: Path) -> tuple[tuple[int, int], bytes]:
     return struct.unpack(">II", chunks[b"IHDR"][:8]), zlib.decompress(chunks[b"IDAT"])
 
 
+@ON_SQLITE
+@pytest.mark.browser
 def test_html_renders_in_a_headless_browser(october, tmp_path):
     browser = _chromium()
     if browser is None:

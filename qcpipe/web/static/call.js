@@ -120,7 +120,13 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       const button = event.submitter || form.querySelector("[data-decision]");
-      decide(form.closest("[data-finding-id]"), button.dataset.decision);
+      const finding = form.closest("[data-finding-id]");
+      // Focus back on the finding, selected, so that the keys go on working after a click (a
+      // focused button took the next space, the play key, as a second click: the decision again).
+      current = findings.indexOf(finding);
+      findings.forEach(function (f, i) { f.classList.toggle("selected", i === current); });
+      finding.focus({ preventScroll: true });
+      decide(finding, button.dataset.decision);
     });
   });
 
@@ -135,12 +141,9 @@
     else if (key === "k") { select(current - 1, true); }
     else if (key === " ") { if (audio && audio.src) { audio.paused ? audio.play().catch(function () {}) : audio.pause(); } }
     else if ((key === "c" || key === "o") && current >= 0 && findings[current].querySelector("form.decide")) {
-      const finding = findings[current];
-      decide(finding, key === "c" ? "confirm" : "overturn").then(function (ok) {
-        if (!ok) return;
-        const next = findings.findIndex(function (f, i) { return i > current && f.classList.contains("status-open"); });
-        if (next >= 0) select(next, true);
-      });
+      // The selection stays on the finding decided: `j` moves on. (Moving on by itself made the
+      // `j` pressed next skip a finding, and with two findings `j c j o` overturned the first.)
+      decide(findings[current], key === "c" ? "confirm" : "overturn");
     }
     else if (key === "n") { window.location.href = document.getElementById("next-call").href; }
     else return;
