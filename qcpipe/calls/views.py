@@ -210,7 +210,7 @@ def visible_call(session: Session, call_id: str, viewer: Viewer | None) -> Call:
 
 def visible_finding(session: Session, finding_id: int, viewer: Viewer | None) -> FindingRecord:
     """A finding whose call the viewer may see; NotFoundError otherwise (same answer as unknown)."""
-    finding = session.get(FindingRecord, finding_id)
+    finding = repo.get_row(session, FindingRecord, finding_id)
     if finding is None or (viewer is not None and not viewer.sees(finding.call)):
         raise NotFoundError(f"no finding {finding_id}")
     return finding

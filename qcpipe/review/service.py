@@ -28,6 +28,7 @@ from qcpipe.review.assignment import finish_assignment
 from qcpipe.store import Agent, Call, FindingRecord, FindingStatus, Team
 from qcpipe.store.models import Appeal, AppealStatus, FindingReview, ReviewDecision
 from qcpipe.scoring.records import update_call_score
+from qcpipe.store import repository as repo
 
 
 class ReviewError(QcpipeError):
@@ -163,7 +164,7 @@ def decide_appeal(
     session: Session, appeal_id: int, *, uphold: bool, by: str, comment: str = "", now: datetime
 ) -> Appeal:
     """The monitor's final ruling: upheld → the finding is overturned; rejected → confirmed."""
-    appeal = session.get(Appeal, appeal_id)
+    appeal = repo.get_row(session, Appeal, appeal_id)
     if appeal is None:
         raise NotFoundError(f"no appeal {appeal_id}")
     if appeal.status != AppealStatus.PENDING:
@@ -200,7 +201,7 @@ def calibration(session: Session, *, month: str | None = None, timezone: str = D
 
 
 def _finding(session: Session, finding_id: int) -> FindingRecord:
-    finding = session.get(FindingRecord, finding_id, options=[selectinload(FindingRecord.reviews)])
+    finding = repo.get_row(session, FindingRecord, finding_id, options=[selectinload(FindingRecord.reviews)])
     if finding is None:
         raise NotFoundError(f"no finding {finding_id}")
     return finding

@@ -7,6 +7,7 @@ the stage that owns those objects (`pipeline.records`, `scoring.records`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, TypeVar
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +15,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from qcpipe.errors import NotFoundError
 from qcpipe.store.models import Agent, Call, CallStatus, FindingRecord, FindingStatus, Segment, Team
+
+T = TypeVar("T")
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger number names nothing
+
+
+def get_row(session: Session, table: type[T], row_id: int, **options: Any) -> T | None:
+    """The row with this id, None when there is none (also for an id no row can have)."""
+    return session.get(table, row_id, **options) if 0 < row_id <= MAX_ID else None
 
 
 def find_call(session: Session, call_id: str) -> Call | None:

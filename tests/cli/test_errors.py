@@ -110,6 +110,13 @@ def test_an_unknown_call_is_one_line(monkeypatch, capsys, db_url):
     assert code == 1 and err.strip() == "error: no call 'NOPE' in the database"
 
 
+@pytest.mark.parametrize("command", [["finding"], ["review", "--confirm", "--by", "李质检"], ["appeal-decide", "--reject", "--by", "王主管"]])
+def test_an_id_no_row_can_have_is_not_found(monkeypatch, capsys, db_url, command):
+    """Beyond PostgreSQL's 32-bit ids: "no such finding", not the server's "integer out of range"."""
+    code, _, err = run_main(monkeypatch, capsys, command[0], "99999999999", *command[1:], "--db", db_url)
+    assert code == 1 and err.strip() in ("error: no finding 99999999999", "error: no appeal 99999999999"), err
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
 def test_an_unreachable_server_is_one_line_without_the_password(monkeypatch, capsys, tmp_path, command):
     """PostgreSQL's counterpart of a damaged file: nothing listens where the URL points."""
