@@ -1,8 +1,9 @@
 """The monitors' worklist: calls to look at, worst first, with filters, pages and counts.
 
-One query does the work whatever the size of the center: open findings are counted per call in
-a subquery, the viewer's scope and the filters are WHERE clauses, and only one page of calls is
-loaded.
+The work does not grow with the size of the center more than it must: the viewer's scope and the
+filters are WHERE clauses (the state of a call's findings an EXISTS on ix_findings_call_status_rule),
+the page's calls are read in ix_calls_worklist's order without sorting the month, and the findings
+are counted for that page only; only the totals read every matching call, from indexes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, Exists, and_, case, distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from qcpipe.accounts.roles import Viewer
@@ -78,18 +79,12 @@ def worklist(
 ) -> WorklistPage:
     """The calls the viewer may see that match `filters`, worst score first (then newest)."""
     finding_filter = [FindingRecord.rule_id == filters.rule] if filters.rule else []
-    counts = (
-        select(
-            FindingRecord.call_pk.label("call_pk"),
-            func.count().label("findings"),
-            func.sum(case((FindingRecord.status == FindingStatus.OPEN, 1), else_=0)).label("open"),
-        )
-        .where(*finding_filter)
-        .group_by(FindingRecord.call_pk)
-        .subquery()
-    )
-    open_count = func.coalesce(counts.c.open, 0)
-    all_count = func.coalesce(counts.c.findings, 0)
+    is_open = FindingRecord.status == FindingStatus.OPEN
+
+    def with_findings(*more: ColumnElement[bool]) -> Exists:
+        # SELECT call_pk, not *: SQLite then reads the index alone
+        return select(FindingRecord.call_pk).where(FindingRecord.call_pk == Call.id, *finding_filter, *more).exists()
+
     conditions = [Call.status == CallStatus.DONE, viewer.call_scope()]
     period = days_period(timezone, since=filters.date_from, until=filters.date_to)
     if period.start is not None:
@@ -102,46 +97,57 @@ def worklist(
         conditions.append(Call.agent_id.in_(select(Agent.id).join(Team, Agent.team_id == Team.id).where(Team.name == filters.team)))
     if filters.score_below is not None:
         conditions.append(Call.qa_score < filters.score_below)
-    if filters.state is ReviewState.OPEN:
-        conditions.append(open_count > 0)
-    elif filters.state is ReviewState.REVIEWED:
-        conditions.append(and_(all_count > 0, open_count == 0))
-    elif filters.state is ReviewState.CLEAN:
-        conditions.append(all_count == 0)
-    elif filters.rule:
-        conditions.append(all_count > 0)
     if filters.assigned_to:
         conditions.append(Call.id.in_(select(ReviewAssignment.call_pk).where(
             ReviewAssignment.monitor == filters.assigned_to, ReviewAssignment.done_at.is_(None))))
-    base = select(Call).outerjoin(counts, counts.c.call_pk == Call.id).where(*conditions)
-    total, open_total = session.execute(
-        select(func.count(), func.coalesce(func.sum(open_count), 0)).select_from(Call).outerjoin(
-            counts, counts.c.call_pk == Call.id).where(*conditions)
-    ).one()
+    state: list[ColumnElement[bool]] = []  # what the call's findings must be
+    if filters.state is ReviewState.OPEN:
+        state.append(with_findings(is_open))
+    elif filters.state is ReviewState.REVIEWED:
+        state.append(and_(with_findings(), ~with_findings(is_open)))
+    elif filters.state is ReviewState.CLEAN:
+        state.append(~with_findings())
+    elif filters.rule:
+        state.append(with_findings())
+    if filters.state is ReviewState.OPEN:
+        # Each call listed has open findings: counting those findings counts the calls too, in one pass.
+        totals = select(func.count(distinct(FindingRecord.call_pk)), func.count()).join(
+            Call, Call.id == FindingRecord.call_pk).where(is_open, *finding_filter, *conditions)
+    else:
+        open_here = select(func.count()).where(FindingRecord.call_pk == Call.id, is_open, *finding_filter).scalar_subquery()
+        totals = select(func.count(), func.coalesce(func.sum(open_here), 0)).select_from(Call).where(*conditions, *state)
+    total, open_total = session.execute(totals).one()
     page = max(1, page)
-    query = (
-        base.add_columns(open_count, all_count)
-        .options(selectinload(Call.agent).selectinload(Agent.team))
+    # The page's keys first (ix_calls_worklist gives this order without sorting), then its rows.
+    ids = list(session.scalars(
+        select(Call.id).where(*conditions, *state)
         .order_by(Call.qa_score.is_(None), Call.qa_score, Call.started_at.desc(), Call.call_id)
         .offset((page - 1) * page_size)
         .limit(page_size)
-    )
-    found = session.execute(query).all()
+    ))
+    if not ids:
+        return WorklistPage((), int(total), int(open_total), page, page_size, filters)
+    calls = {call.id: call for call in session.scalars(
+        select(Call).where(Call.id.in_(ids)).options(selectinload(Call.agent).selectinload(Agent.team)))}
+    counts = {pk: (int(all_n), int(open_n)) for pk, all_n, open_n in session.execute(
+        select(FindingRecord.call_pk, func.count(), func.sum(case((is_open, 1), else_=0)))
+        .where(FindingRecord.call_pk.in_(ids), *finding_filter).group_by(FindingRecord.call_pk))}
     assigned = dict(session.execute(
         select(ReviewAssignment.call_pk, ReviewAssignment.monitor).where(
-            ReviewAssignment.call_pk.in_([call.id for call, _, _ in found]), ReviewAssignment.done_at.is_(None))
-    ).all()) if found else {}
-    rows = tuple(
-        WorklistRow(
+            ReviewAssignment.call_pk.in_(ids), ReviewAssignment.done_at.is_(None))
+    ).all())
+    rows = []
+    for pk in ids:
+        call = calls[pk]
+        all_n, open_n = counts.get(pk, (0, 0))
+        rows.append(WorklistRow(
             call_id=call.call_id, agent_id=call.agent.code if call.agent else None,
             agent_name=call.agent.name if call.agent else None,
             team=call.agent.team.name if call.agent and call.agent.team else None, started_at=call.started_at,
-            duration_s=call.duration_s, score=call.qa_score, open_findings=int(open_n), findings=int(all_n),
-            assigned_to=assigned.get(call.id),
-        )
-        for call, open_n, all_n in found
-    )
-    return WorklistPage(rows, int(total), int(open_total), page, page_size, filters)
+            duration_s=call.duration_s, score=call.qa_score, open_findings=open_n, findings=all_n,
+            assigned_to=assigned.get(pk),
+        ))
+    return WorklistPage(tuple(rows), int(total), int(open_total), page, page_size, filters)
 
 
 def next_call(session: Session, viewer: Viewer, after_call_id: str, filters: WorklistFilters, *,

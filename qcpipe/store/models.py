@@ -154,6 +154,11 @@ class Call(Base):
     )
 
 
+# The worklist's order (worst score first, unscored last, then newest), so that a page is read
+# from the index rather than by sorting every matching call.
+Index("ix_calls_worklist", Call.status, Call.qa_score.is_(None), Call.qa_score, Call.started_at.desc(), Call.call_id)
+
+
 class CallClaim(Base):
     """A call one `qcpipe run` is transcribing now, so that a second run on the same folder
     and database leaves it alone. Deleted in the transaction that stores the call. A claim
@@ -215,7 +220,10 @@ class FindingRecord(Base):
     """A QA deduction and the evidence for it: who said (or failed to say) what, and when."""
 
     __tablename__ = "findings"
-    __table_args__ = (Index("ix_findings_rule_status", "rule_id", "status"),)
+    __table_args__ = (
+        Index("ix_findings_rule_status", "rule_id", "status"),
+        Index("ix_findings_call_status_rule", "call_pk", "status", "rule_id"),  # the worklist's EXISTS
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
