@@ -86,16 +86,17 @@ def set_password_command(
 @app.command("disable")
 def disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = None) -> None:
     """Disable an account: it can no longer log in, and its sessions end. History is kept."""
-    settings = settings_of(ctx, db_url=db)
-    with open_store(settings) as store, store.transaction() as session:
-        set_disabled(session, name, True, by=_operator())
-    stdout.print(f"{name} disabled", highlight=False, markup=False)
+    _set_disabled(ctx, name, True, db)
 
 
 @app.command("enable")
 def enable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = None) -> None:
     """Enable a disabled account again."""
+    _set_disabled(ctx, name, False, db)
+
+
+def _set_disabled(ctx: typer.Context, name: str, disabled: bool, db: str | None) -> None:
     settings = settings_of(ctx, db_url=db)
     with open_store(settings) as store, store.transaction() as session:
-        set_disabled(session, name, False, by=_operator())
-    stdout.print(f"{name} enabled", highlight=False, markup=False)
+        set_disabled(session, name, disabled, by=_operator())
+    stdout.print(f"{name} {'disabled' if disabled else 'enabled'}", highlight=False, markup=False)
