@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _HASHER = PasswordHasher()
-# Verified against when a name is unknown, so that a login takes as long for a name that does not
-# exist as for a wrong password: timing tells nothing about which names exist.
-_DUMMY_HASH = _HASHER.hash("qcpipe: no such user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when a name is unknown, so that a login takes as long for a name that does
+    not exist as for a wrong password: timing tells nothing about which names exist. Made on first
+    use, not at import: every CLI command imports this module."""
+    return _HASHER.hash("qcpipe: no such user")
 
 MIN_LENGTH = 8
 
@@ -19,7 +26,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _HASHER.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -29,7 +29,7 @@ def _web_home(tmp_path: Path, monkeypatch) -> None:
     product's on login (each costs ~0.4 s; what they guard, equal timing and strength, is not what
     these tests measure)."""
     monkeypatch.setenv("QCPIPE_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap_hash("qcpipe: no such user"))
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: cheap_hash("qcpipe: no such user"))
     monkeypatch.setattr(service, "needs_rehash", lambda password_hash: False)
 
 
