@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from qcpipe.asr.types import Transcript
 from qcpipe.ingest import CallSource
-from qcpipe.store.models import Call, CallStatus, Segment, SpeechRegion, stored_path, utcnow
+from qcpipe.store.models import Call, CallStatus, Segment, SpeechRegion, UnheardSpan, stored_path, utcnow
 from qcpipe.store.repository import agent_for, find_call
 
 
@@ -51,6 +51,9 @@ def save_transcript(
     ]
     call.speech = [
         SpeechRegion(channel=r.channel, role=r.role.value, start_s=r.start, end_s=r.end) for r in transcript.speech
+    ]
+    call.unheard = [
+        UnheardSpan(channel=r.channel, role=r.role.value, start_s=r.start, end_s=r.end) for r in transcript.unheard
     ]
     return call
 

@@ -16,7 +16,7 @@ def score_call(call: CallInput, rulebook: Rulebook) -> CallScore:
     field the manifest lacks; no voice-activity timeline) are listed in `not_applicable`
     instead of guessed.
     """
-    view = CallView(call, rulebook.coder)
+    view = CallView(call, rulebook.coder, rulebook.evidence)
     findings: list[Finding] = []
     skipped: list[NotApplicable] = []
     applied: list[str] = []
@@ -40,10 +40,10 @@ def score_call(call: CallInput, rulebook: Rulebook) -> CallScore:
                     severity=rule.severity, veto=rule.veto if hit.veto is None else hit.veto,
                     speaker=hit.speaker, start=round(hit.start, 3), end=round(hit.end, 3), quote=hit.quote,
                     phrase=hit.phrase, wording=hit.wording, match_kind=hit.match_kind, score=hit.score,
-                    rulebook_hash=rulebook.content_hash, note=hit.note)
+                    rulebook_hash=rulebook.content_hash, note=hit.note, doubt=hit.doubt)
             for hit in hits
         ]
-    return CallScore(call_id=call.call_id, score=call_score(findings), findings=tuple(findings),
+    return CallScore(call_id=call.call_id, score=call_score([f for f in findings if not f.doubt]), findings=tuple(findings),
                      not_applicable=tuple(skipped), rulebook_hash=rulebook.content_hash, applied=tuple(applied))
 
 

@@ -14,6 +14,8 @@ class CallInput:
 
     segments: the utterances (any order; scoring sorts by start).
     speech: each channel's voice activity; silence checks need it (empty = not applicable).
+    unheard: voiced stretches no word was recognised in; a check for a phrase that may have
+        been said there is not applicable.
     queue_wait_s / duration_s: from the CTI manifest; rule conditions read them (None = unknown).
     """
 
@@ -22,6 +24,7 @@ class CallInput:
     speech: tuple[SpeechRegion, ...] = ()
     queue_wait_s: float | None = None
     duration_s: float | None = None
+    unheard: tuple[SpeechRegion, ...] = ()
 
     @property
     def roles_known(self) -> bool:
@@ -31,7 +34,7 @@ class CallInput:
     @classmethod
     def from_transcript(cls, call_id: str, transcript: Transcript, queue_wait_s: float | None = None) -> CallInput:
         return cls(call_id=call_id, segments=transcript.segments, speech=transcript.speech,
-                   queue_wait_s=queue_wait_s, duration_s=transcript.duration)
+                   unheard=transcript.unheard, queue_wait_s=queue_wait_s, duration_s=transcript.duration)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Finding:
     match_kind / score: exact, char or pinyin and the similarity (0–1); `absent` with the
         similarity of the nearest miss.
     note: a sentence of context (what was missing, what triggered the check).
+    doubt: why the evidence for a missing phrase is doubtful (the window was heard with low
+        confidence); such a finding is `uncertain`: it deducts nothing until a monitor confirms it.
     """
 
     call_id: str
@@ -63,6 +68,7 @@ class Finding:
     score: float
     rulebook_hash: str
     note: str = ""
+    doubt: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ class NotApplicable:
 
 @dataclass(frozen=True)
 class CallScore:
-    """A call's QA result: 100 − deductions (floor 0; any veto finding → 0) and the findings."""
+    """A call's QA result: 100 − deductions (floor 0; any veto finding → 0) and the findings
+    (uncertain ones, with a `doubt`, deduct nothing until confirmed)."""
 
     call_id: str
     score: float

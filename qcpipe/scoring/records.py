@@ -32,6 +32,9 @@ def call_input(call: Call) -> CallInput:
         speech=tuple(
             asr.SpeechRegion(r.channel, asr.Role(r.role), r.start_s, r.end_s) for r in call.speech
         ),
+        unheard=tuple(
+            asr.SpeechRegion(r.channel, asr.Role(r.role), r.start_s, r.end_s) for r in call.unheard
+        ),
         queue_wait_s=call.queue_wait_s,
         duration_s=call.duration_s,
     )
@@ -39,7 +42,8 @@ def call_input(call: Call) -> CallInput:
 
 def save_score(session: Session, call: Call, result: CallScore) -> None:
     """Store a scoring result. A finding that was already there (same check, phrase and time)
-    keeps its id, status, reviews and appeals: re-scoring never erases a monitor's decision."""
+    keeps its id, status, reviews and appeals: re-scoring never erases a monitor's decision.
+    A finding whose evidence is doubtful is stored `uncertain` (not yet ruled on) or `open`."""
     call.scored_at = utcnow()
     call.rulebook_hash = result.rulebook_hash
     call.not_applicable = [[na.rule_id, na.reason] for na in result.not_applicable]
@@ -48,6 +52,9 @@ def save_score(session: Session, call: Call, result: CallScore) -> None:
     records = []
     for f in result.findings:
         record = earlier.pop((f.rule_id, f.phrase, round(f.start)), None) or FindingRecord(status=FindingStatus.OPEN)
+        if record.status in (FindingStatus.OPEN, FindingStatus.UNCERTAIN):  # not yet ruled on
+            record.status = FindingStatus.UNCERTAIN if f.doubt else FindingStatus.OPEN
+        record.doubt = f.doubt or None
         record.rule_id, record.title, record.deduction = f.rule_id, f.title, f.deduction
         record.severity, record.veto, record.speaker = f.severity, f.veto, f.speaker.value
         record.start_s, record.end_s, record.quote = f.start, f.end, f.quote
@@ -59,5 +66,9 @@ def save_score(session: Session, call: Call, result: CallScore) -> None:
 
 
 def update_call_score(call: Call) -> None:
-    """The call's score from its findings as reviewed: an overturned finding no longer deducts."""
-    call.qa_score = call_score([f for f in call.findings if f.status != FindingStatus.OVERTURNED])
+    """The call's score from its findings as reviewed: an overturned finding no longer deducts,
+    an uncertain one not yet."""
+    call.qa_score = call_score([f for f in call.findings if f.status not in NOT_DEDUCTING])
+
+
+NOT_DEDUCTING = (FindingStatus.OVERTURNED, FindingStatus.UNCERTAIN)

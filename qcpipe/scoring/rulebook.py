@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from qcpipe.configs import default_rulebook
 from qcpipe.scoring.matchers import KINDS, ParseContext, RuleKind
 from qcpipe.scoring.normalize import PinyinCoder
-from qcpipe.scoring.spec import Condition, Matching, MatchSettings, Phrases, RulebookError, SpecModel, Text, \
+from qcpipe.scoring.spec import Condition, Evidence, EvidenceSettings, Matching, MatchSettings, Phrases, RulebookError, SpecModel, Text, \
     parse_yaml, rulebook_error, to_phrases
 
 
@@ -51,6 +51,7 @@ class Rulebook:
     rules: tuple[Rule, ...]
     content_hash: str
     source: str
+    evidence: EvidenceSettings = EvidenceSettings()
     coder: PinyinCoder = field(repr=False, compare=False, default_factory=PinyinCoder)
 
     def rule(self, rule_id: str) -> Rule:
@@ -82,6 +83,8 @@ class RulebookSpec(SpecModel):
     name: Text = Field(description="The rulebook's name.")
     matching: Matching | None = Field(None, description="How close heard text must be to a phrase, for every "
                                                         "check (a check's own `matching:` overrides it).")
+    evidence: Evidence | None = Field(None, description="When a missing phrase is too poorly heard to deduct "
+                                                        "for (the finding is uncertain until a monitor rules).")
     phrase_sets: dict[str, Phrases] | None = Field(
         None, description="Named phrase lists; a check's phrase list may be one of these names.")
     checks: Annotated[list[AnyCheck], Field(min_length=1)] = Field(
@@ -142,7 +145,8 @@ def _build(top: Any, content_hash: str, source: str) -> Rulebook:
                           severity=check.severity, veto=check.veto, condition=check.condition,
                           matcher=KINDS[check.kind].from_spec(check, context), line=line))
     return Rulebook(name=spec.name, version=str(spec.version), matching=matching, rules=tuple(rules),
-                    content_hash=content_hash, source=source, coder=context.coder)
+                    content_hash=content_hash, source=source, coder=context.coder,
+                    evidence=spec.evidence.settings() if spec.evidence else EvidenceSettings())
 
 
 def _phrase_set_names(top: Any) -> list[str]:

@@ -241,6 +241,37 @@ class Bounds:
 
 
 
+# --- evidence --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """When a missing phrase is too poorly heard to deduct for (documented on `Evidence`)."""
+
+    doubtful_confidence: float = 0.0
+    doubtful_near_miss: float = 1.0
+
+
+class Evidence(SpecModel):
+    """When the evidence for a missing phrase is too weak to deduct on its own: the finding is
+    then `uncertain`, goes to the monitors marked as such, and deducts nothing until confirmed.
+    A narrowband codec or a noisy line makes Whisper mishear a greeting the agent did say as
+    other words; what it heard then has low word probabilities and often still resembles the
+    phrase."""
+
+    doubtful_confidence: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
+        EvidenceSettings.doubtful_confidence,
+        description="A missing phrase's window heard with a mean word probability under this is doubtful "
+                    "(0 = never).")
+    doubtful_near_miss: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
+        EvidenceSettings.doubtful_near_miss,
+        description="…and so is one whose nearest wording scored at least this, though under the match "
+                    "threshold (1 = never).")
+
+    def settings(self) -> EvidenceSettings:
+        return EvidenceSettings(self.doubtful_confidence, self.doubtful_near_miss)
+
+
 # --- matching settings -------------------------------------------------------------------------
 
 

@@ -152,6 +152,9 @@ class Call(Base):
     speech: Mapped[list[SpeechRegion]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="SpeechRegion.start_s"
     )
+    unheard: Mapped[list[UnheardSpan]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="UnheardSpan.start_s"
+    )
 
 
 # The worklist's order (worst score first, unscored last, then newest), so that a page is read
@@ -194,11 +197,8 @@ class Segment(Base):
     call: Mapped[Call] = relationship(back_populates="segments")
 
 
-class SpeechRegion(Base):
-    """A stretch of voice activity on one channel; silence and hold checks read these."""
-
-    __tablename__ = "speech_regions"
-    __table_args__ = (Index("ix_speech_call_start", "call_pk", "start_s"),)
+class _ChannelSpan:
+    """Columns of a stretch of time on one channel of a call."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
@@ -207,11 +207,32 @@ class SpeechRegion(Base):
     start_s: Mapped[float] = mapped_column(Float)
     end_s: Mapped[float] = mapped_column(Float)
 
+
+class SpeechRegion(_ChannelSpan, Base):
+    """A stretch of voice activity on one channel; silence and hold checks read these."""
+
+    __tablename__ = "speech_regions"
+    __table_args__ = (Index("ix_speech_call_start", "call_pk", "start_s"),)
+
     call: Mapped[Call] = relationship(back_populates="speech")
 
 
+class UnheardSpan(_ChannelSpan, Base):
+    """Voiced time of one party that no word could be recognised in: a check for a phrase that
+    may have been said there is not applicable, and a call with many is a recording problem."""
+
+    __tablename__ = "unheard_spans"
+    __table_args__ = (Index("ix_unheard_call_start", "call_pk", "start_s"),)
+
+    call: Mapped[Call] = relationship(back_populates="unheard")
+
+
 class FindingStatus(StrEnum):
+    """open: deducts until a monitor rules. uncertain: the evidence for a missing phrase was
+    heard too poorly to be sure (`FindingRecord.doubt`); deducts nothing until confirmed."""
+
     OPEN = "open"
+    UNCERTAIN = "uncertain"
     CONFIRMED = "confirmed"
     OVERTURNED = "overturned"
 
@@ -241,6 +262,7 @@ class FindingRecord(Base):
     match_kind: Mapped[str] = mapped_column(String(16), doc="exact, char, pinyin or absent")
     match_score: Mapped[float] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
+    doubt: Mapped[str | None] = mapped_column(Text, doc="why the evidence is doubtful (made the finding uncertain)")
     rulebook_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[FindingStatus] = mapped_column(String(16), default=FindingStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

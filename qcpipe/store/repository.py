@@ -108,14 +108,15 @@ def iter_findings(session: Session, batch: int = 1000) -> Iterator[tuple[Call, F
 
 
 def violations_by_call(session: Session) -> dict[str, set[str]]:
-    """For each scored call, the checks it violates (overturned findings do not count)."""
+    """For each scored call, the checks it violates: findings that deduct (not overturned, and
+    not uncertain: those deduct nothing until a monitor confirms them)."""
     result: dict[str, set[str]] = {
         call_id: set() for call_id in session.scalars(select(Call.call_id).where(Call.scored_at.is_not(None)))
     }
     rows = session.execute(
         select(Call.call_id, FindingRecord.rule_id)
         .join(FindingRecord, FindingRecord.call_pk == Call.id)
-        .where(FindingRecord.status != FindingStatus.OVERTURNED)
+        .where(FindingRecord.status.not_in([FindingStatus.OVERTURNED, FindingStatus.UNCERTAIN]))
     )
     for call_id, rule_id in rows:
         result[call_id].add(rule_id)

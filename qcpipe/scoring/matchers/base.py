@@ -32,6 +32,7 @@ class Hit:
     """What a kind found: evidence for one deduction of its rule (fields as in `Finding`).
 
     veto: None = the rule's; a forbidden phrase sets its own.
+    doubt: why a missing phrase may have been said after all (see `CallView.doubt`).
     """
 
     speaker: Role
@@ -44,6 +45,7 @@ class Hit:
     score: float
     veto: bool | None = None
     note: str = ""
+    doubt: str = ""
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pydantic import Discriminator, Field, Tag
 
 from qcpipe.asr.types import Role
 from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, RuleKind, register
-from qcpipe.scoring.matchers.view import CallView, missing_hit
+from qcpipe.scoring.matchers.view import CallView, missing_hit, unheard_reason
 from qcpipe.scoring.matching import PhraseMatcher
 from qcpipe.scoring.spec import CheckSpec, PhraseList, SpeakerRole, Window
 
@@ -43,6 +43,8 @@ class RequiredPhrases(RuleKind):
     the end. Groups are separate because each part is required (a 您好 without a welcome is not
     the standard greeting); phrases within a group are alternatives (欢迎致电 / 很高兴为您服务).
     One missing group costs the rule's deduction once; the finding quotes the window searched.
+    Where the window holds speech of the role that could not be transcribed (`unheard`), a
+    missing phrase may be in it: the check is not applicable, naming the span.
 
     Fields: `RequiredPhrasesSpec`.
     """
@@ -67,11 +69,21 @@ class RequiredPhrases(RuleKind):
     def check(self, call: CallView) -> list[Hit]:
         indices = call.window(self.role, self.window)
         if not indices:
-            raise NotApplicableError(f"no {self.role} speech")
+            lost = call.unheard_in(self.role, 0.0, float("inf"))
+            raise NotApplicableError(unheard_reason(lost) if lost else f"no {self.role} speech")
         heard = call.heard(indices)
         for group in self.groups:
             if not group.matcher.matches(heard):
+                if lost := self._unheard_in_window(call):
+                    raise NotApplicableError(unheard_reason(lost))
                 where = "first" if self.window.anchor == "start" else "last"
                 note = f"no '{group.name}' phrase in the {where} {self.window.seconds:g} s of {self.role} speech"
                 return [missing_hit(call, group.matcher, indices, heard, self.role, group.matcher.phrases[0], note)]
         return []
+
+    def _unheard_in_window(self, call: CallView):
+        """An unheard span of the role inside the window (measured from all its speech, heard or not)."""
+        first, last = call.speech_bounds(self.role)
+        if self.window.anchor == "start":
+            return call.unheard_in(self.role, first, first + self.window.seconds)
+        return call.unheard_in(self.role, last - self.window.seconds, last)

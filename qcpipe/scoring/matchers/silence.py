@@ -9,7 +9,7 @@ from pydantic import Field
 
 from qcpipe.asr.types import Role
 from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, RuleKind, register
-from qcpipe.scoring.matchers.view import CallView, missing_hit
+from qcpipe.scoring.matchers.view import CallView, missing_hit, unheard_reason
 from qcpipe.scoring.matching import PhraseMatcher
 from qcpipe.scoring.spec import Bounds, CheckSpec, PhraseList, SpeakerRole
 
@@ -37,7 +37,9 @@ class SilenceHoldNotice(RuleKind):
     from segment gaps (ASR stretches and merges segments). VAD pads each region, which shortens
     measured gaps by about `vad_padding_s`; that is added back before comparing. The notice must
     come from the role in the `notice_within_s` before the silence starts. Each unannounced
-    silence is one hit.
+    silence is one hit. A silence whose notice window holds speech of the role that could not be
+    transcribed (`unheard`) may have been announced: it is not charged, and if no other silence
+    is, the check is not applicable, naming the span.
 
     Fields: `SilenceHoldNoticeSpec`.
     """
@@ -84,6 +86,7 @@ class SilenceHoldNotice(RuleKind):
         if not call.call.speech:
             raise NotApplicableError("no speech timeline (voice activity) for this call")
         hits = []
+        doubtful = []
         for start, end in self.silences(call):
             indices = [i for turn in call.turns(self.role) for i in turn
                        if call.segments[i].end >= start - self.notice_within_s
@@ -91,7 +94,12 @@ class SilenceHoldNotice(RuleKind):
             heard = call.heard(indices) if indices else None
             if heard is not None and self.matcher.matches(heard):
                 continue
+            if lost := call.unheard_in(self.role, start - self.notice_within_s, start + self.GRACE_S):
+                doubtful.append(lost)
+                continue
             hit = missing_hit(call, self.matcher, indices, heard, self.role, self.matcher.phrases[0],
                               f"{end - start + self.vad_padding_s:.1f} s silence on all channels, not announced")
             hits.append(replace(hit, start=start, end=end))  # the silence itself, not the words before
+        if doubtful and not hits:
+            raise NotApplicableError(unheard_reason(doubtful[0]))
         return hits

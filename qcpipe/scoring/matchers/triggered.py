@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matchers.base import Hit, NotRelevant, ParseContext, RuleKind, register
-from qcpipe.scoring.matchers.view import CallView, hit_for, missing_hit
+from qcpipe.scoring.matchers.base import Hit, NotApplicableError, NotRelevant, ParseContext, RuleKind, register
+from qcpipe.scoring.matchers.view import CallView, hit_for, missing_hit, unheard_reason
 from qcpipe.scoring.matching import PhraseMatcher
 from qcpipe.scoring.spec import Bounds, CheckSpec, PhraseList, SpeakerRole, SpecModel
 
@@ -40,7 +40,9 @@ class TriggeredResponse(RuleKind):
     (003: apologise, record and verify, arrange follow-up). An apology for the queue before the
     complaint does not count, so only the role's speech starting after the trigger, within
     `within_s`, is searched. Calls without a trigger are not affected. The finding quotes the
-    agent's speech searched and notes the customer's words that triggered the check.
+    agent's speech searched and notes the customer's words that triggered the check. If the
+    role spoke in that time and it could not be transcribed (`unheard`), the response may be
+    there: not applicable, naming the span.
 
     Fields: `TriggeredResponseSpec`.
     """
@@ -77,6 +79,8 @@ class TriggeredResponse(RuleKind):
             searched += indices
             if self.response.matches(call.heard(indices)):
                 return []
+        if lost := call.unheard_in(self.role, after, until):
+            raise NotApplicableError(unheard_reason(lost))
         note = f"{self.trigger_role} at {cause.start:.1f} s: “{cause.quote}” ({cause.phrase})"
         heard = call.heard(searched) if searched else None
         hit = missing_hit(call, self.response, searched, heard, self.role, self.response.phrases[0], note)

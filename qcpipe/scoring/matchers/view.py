@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from qcpipe.asr.types import Role, Segment
+from qcpipe.asr.types import Role, Segment, SpeechRegion
 from qcpipe.scoring.matchers.base import Hit
 from qcpipe.scoring.matching import HeardText, Match, MatchKind, PhraseMatcher, normalize_cached
 from qcpipe.scoring.model import CallInput
 from qcpipe.scoring.normalize import PinyinCoder
-from qcpipe.scoring.spec import Phrase, Window
+from qcpipe.scoring.spec import EvidenceSettings, Phrase, Window
 
 
 class CallView:
@@ -21,9 +21,10 @@ class CallView:
 
     MIN_INTERRUPTION_CHARS = 3
 
-    def __init__(self, call: CallInput, coder: PinyinCoder) -> None:
+    def __init__(self, call: CallInput, coder: PinyinCoder, evidence: EvidenceSettings = EvidenceSettings()) -> None:
         self.call = call
         self.coder = coder
+        self.doubt_settings = evidence
         self.segments: tuple[Segment, ...] = tuple(sorted(call.segments, key=lambda s: (s.start, s.end)))
         self.roles_known = call.roles_known
         self._turns: dict[Role, list[list[int]]] = {Role.AGENT: [], Role.CUSTOMER: [], Role.UNKNOWN: []}
@@ -77,6 +78,32 @@ class CallView:
         end = char_time(self.segments[last_segment], last_char)[1]
         return "".join(pieces), start, end
 
+    def unheard_in(self, role: Role, start: float, end: float) -> SpeechRegion | None:
+        """The first stretch of the role's speech in [start, end] that could not be heard."""
+        for span in self.call.unheard:
+            if span.role is role and span.start < end and span.end > start:
+                return span
+        return None
+
+    def speech_bounds(self, role: Role) -> tuple[float, float] | None:
+        """When the role's speech starts and ends, heard or not (None: the role never spoke)."""
+        times = [(self.segments[i].start, self.segments[i].end) for turn in self._turns[role] for i in turn]
+        times += [(span.start, span.end) for span in self.call.unheard if span.role is role]
+        if not times:
+            return None
+        return min(t[0] for t in times), max(t[1] for t in times)
+
+    def doubt(self, indices: Sequence[int], nearest: tuple[str, float] | None) -> str:
+        """Why the absence of a phrase from the window `indices` is doubtful ("" if it is not):
+        the window was heard with low confidence, or what was heard nearly is the phrase."""
+        probabilities = [word.probability for i in indices for word in self.segments[i].words]
+        confidence = sum(probabilities) / len(probabilities) if probabilities else 1.0
+        if confidence < self.doubt_settings.doubtful_confidence:
+            return f"the window was heard with low confidence (mean word probability {confidence:.2f})"
+        if nearest and nearest[1] >= self.doubt_settings.doubtful_near_miss:
+            return f"what was heard nearly matches: {nearest[0]} ({nearest[1]:.2f})"
+        return ""
+
     def span_text(self, indices: Sequence[int]) -> tuple[str, float, float]:
         """(text, start, end) of a run of segments, for a phrase that was missing from it."""
         if not indices:
@@ -105,6 +132,12 @@ def hit_for(call: CallView, heard: HeardText, match: Match, role: Role, **extra)
                wording=match.wording, match_kind=match.kind, score=match.score, **extra)
 
 
+def unheard_reason(span: SpeechRegion) -> str:
+    """Why an absence check cannot rule: the words it looks for may be in this span."""
+    return (f"{span.role} speech at {span.start:.1f}–{span.end:.1f} s was heard but could not be "
+            "transcribed (unheard): the phrase may have been said there")
+
+
 def missing_hit(call: CallView, matcher: PhraseMatcher, indices: Sequence[int], heard: HeardText | None,
                 role: Role, phrase: Phrase, note: str) -> Hit:
     """A Hit for a required phrase that was not said in the window `indices`."""
@@ -114,4 +147,5 @@ def missing_hit(call: CallView, matcher: PhraseMatcher, indices: Sequence[int], 
     if nearest:
         note += f"; nearest: {nearest[0]} ({nearest[1]:.2f})"
     return Hit(speaker=role, start=start, end=end, quote=text, phrase=phrase.text, wording="",
-               match_kind=MatchKind.ABSENT, score=nearest[1] if nearest else 0.0, note=note)
+               match_kind=MatchKind.ABSENT, score=nearest[1] if nearest else 0.0, note=note,
+               doubt=call.doubt(indices, nearest) if indices else "")

@@ -1,0 +1,113 @@
+"""The agent is charged only for what the agent demonstrably said or did not say: speech that
+could not be transcribed (unheard) makes an absence check not applicable, and a window heard
+with low confidence makes a missing phrase uncertain (no deduction until a monitor confirms)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from qcpipe.asr.types import Role, SpeechRegion, Word
+from qcpipe.scoring import parse_rulebook, score_call
+from tests.helpers.calls import make_call
+
+GREETED = ["agent", 10.0, 14.0, "您好，欢迎致电市北广场，请问有什么可以帮您？"]
+CLOSED = ["agent", 40.0, 44.0, "感谢您的来电，祝您生活愉快，再见！"]
+
+
+def unheard(role: str, start: float, end: float) -> SpeechRegion:
+    return SpeechRegion(0 if role == "agent" else 1, Role(role), start, end)
+
+
+def with_unheard(call, *spans: SpeechRegion):
+    return dataclasses.replace(call, unheard=spans)
+
+
+def reasons(result) -> dict[str, str]:
+    return {na.rule_id: na.reason for na in result.not_applicable}
+
+
+def test_a_greeting_missing_after_unheard_agent_speech_is_not_applicable(rulebook):
+    call = make_call([["agent", 9.0, 12.0, "请问您要办理什么业务？"], ["customer", 12.5, 14.0, "我查一下账单。"], CLOSED])
+    assert "greeting" in score_call(call, rulebook).violated  # heard as it is: no greeting
+    # The agent spoke 0.8–8.5 s and nothing could be transcribed there: the greeting may be in it.
+    result = score_call(with_unheard(call, unheard("agent", 0.8, 8.5)), rulebook)
+    assert "greeting" not in result.violated
+    assert "unheard" in reasons(result)["greeting"] and "0.8–8.5 s" in reasons(result)["greeting"]
+    assert result.score == 100
+
+
+def test_unheard_speech_outside_the_window_changes_nothing(rulebook):
+    call = make_call([["agent", 1.0, 4.0, "请问您要办理什么业务？"], ["customer", 4.5, 6.0, "我查一下账单。"], CLOSED])
+    result = score_call(with_unheard(call, unheard("agent", 25.0, 31.0), unheard("customer", 1.0, 3.0)), rulebook)
+    assert "greeting" in result.violated and "greeting" not in reasons(result)
+
+
+def test_forbidden_phrases_still_fire_on_what_was_heard(rulebook):
+    call = make_call([["agent", 9.0, 12.0, "这不关我的事。"], CLOSED])
+    result = score_call(with_unheard(call, unheard("agent", 0.5, 8.0)), rulebook)
+    assert "forbidden_phrase" in result.violated
+    assert "greeting" in reasons(result)
+
+
+def test_a_complaint_response_window_with_unheard_agent_speech_is_not_applicable(rulebook):
+    call = make_call([GREETED, ["customer", 15.0, 18.0, "我要投诉你们，问题一直没人处理。"],
+                      ["agent", 30.0, 33.0, "好的，我看一下。"], CLOSED])
+    assert {"complaint.apology", "complaint.record"} <= score_call(call, rulebook).violated
+    result = score_call(with_unheard(call, unheard("agent", 19.0, 28.0)), rulebook)
+    assert not {"complaint.apology", "complaint.record", "complaint.followup"} & result.violated
+    assert "19.0–28.0 s" in reasons(result)["complaint.apology"]
+
+
+def test_a_silence_whose_notice_window_was_unheard_is_not_charged(rulebook):
+    turns = [GREETED, ["customer", 15.0, 17.0, "帮我查一下。"], ["agent", 40.0, 42.0, "查到了。"], CLOSED]
+    speech = [[0, 10.0, 14.0], [1, 15.0, 17.0], [0, 17.5, 19.0], [0, 40.0, 42.0], [0, 40.0, 44.0]]
+    call = make_call(turns, speech=speech)
+    assert "hold_notice" in score_call(call, rulebook).violated  # 21 s of silence, unannounced
+    result = score_call(with_unheard(call, unheard("agent", 17.5, 19.0)), rulebook)
+    assert "hold_notice" not in result.violated and "unheard" in reasons(result)["hold_notice"]
+
+
+DOUBTFUL = """version: 1
+name: doubtful
+evidence: {doubtful_confidence: 0.5, doubtful_near_miss: 0.7}
+checks:
+  - id: greeting
+    title: 标准开场白
+    kind: required_phrases
+    severity: minor
+    deduction: 5
+    role: agent
+    window: {from: start, seconds: 15}
+    require: [欢迎致电市北广场]
+"""
+
+
+def heard_with(call, probability: float):
+    """The call with every word of every segment heard at `probability`."""
+    segments = tuple(dataclasses.replace(s, words=tuple(Word(c, s.start, s.end, probability) for c in s.text))
+                     for s in call.segments)
+    return dataclasses.replace(call, segments=segments)
+
+
+def test_a_missing_phrase_heard_with_low_confidence_is_uncertain_and_deducts_nothing():
+    rulebook = parse_rulebook(DOUBTFUL)
+    call = make_call([["agent", 1.0, 4.0, "请问有什么可以帮您？"]])
+    confident = score_call(heard_with(call, 0.9), rulebook)
+    assert [f.doubt for f in confident.findings] == [""] and confident.score == 95
+    doubtful = score_call(heard_with(call, 0.3), rulebook)
+    (finding,) = doubtful.findings
+    assert "low confidence" in finding.doubt and "0.30" in finding.doubt
+    assert doubtful.score == 100  # deducts nothing until a monitor confirms it
+
+
+def test_a_missing_phrase_nearly_heard_is_uncertain():
+    rulebook = parse_rulebook(DOUBTFUL)
+    call = heard_with(make_call([["agent", 1.0, 4.0, "欢迎致电市北，请问有什么可以帮您？"]]), 0.9)
+    (finding,) = score_call(call, rulebook).findings
+    assert "nearly matches" in finding.doubt
+
+
+def test_without_an_evidence_section_nothing_is_uncertain():
+    rulebook = parse_rulebook(DOUBTFUL.replace("evidence: {doubtful_confidence: 0.5, doubtful_near_miss: 0.7}\n", ""))
+    (finding,) = score_call(heard_with(make_call([["agent", 1.0, 4.0, "请问有什么可以帮您？"]]), 0.1), rulebook).findings
+    assert finding.doubt == ""
