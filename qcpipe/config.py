@@ -91,6 +91,9 @@ class Settings:
     batch_size: int = 8
     hotwords: str | None = None
     initial_prompt: str | None = None
+    remove_crosstalk: bool = True
+    background_below_db: float = 12.0
+    lost_speech_s: float = 2.0
     channels: ChannelMap = field(default_factory=ChannelMap)
     rules: Path = field(default_factory=default_rulebook)
     timezone: str = DEFAULT_TIMEZONE

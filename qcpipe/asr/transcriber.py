@@ -2,9 +2,11 @@
 
 How a stereo call is transcribed, and why:
 
-1. Each channel is one party (agent / customer). Voice activity detection (Silero, shipped
-   with faster-whisper) finds each channel's speech regions; they are kept as the call's
-   speech timeline for silence and hold checks.
+1. Each channel is one party (agent / customer). First each party's leak into the other's
+   channel (line echo, headset bleed) is estimated and subtracted (`crosstalk`). Voice
+   activity detection (Silero, shipped with faster-whisper) then finds each channel's speech
+   regions, less the room's voices well under the party's own level (`voice.own_speech`);
+   they are kept as the call's speech timeline for silence and hold checks.
 2. Only voiced audio is decoded. A channel's regions are packed back to back into windows
    of at most 30 s (Whisper's window), so a channel that speaks 8 s of a 60 s call costs
    one window, not two. Each party is decoded on its own: packing both parties' regions
@@ -16,6 +18,9 @@ How a stereo call is transcribed, and why:
    each party's words are cut into utterances wherever the speaker paused:
    the segments later stages quote are turns, not 30-second lumps.
 5. Text is converted to simplified Chinese and known Whisper hallucinations are dropped.
+6. Voiced stretches that decoding returned no words for are decoded again, each on its own,
+   without the previous text as context and with the temperature fallback; what is still not
+   heard is kept as the transcript's `unheard` spans (`voice.unheard`).
 
 Long calls are streamed: the recording is read a block (`BLOCK_S`) at a time, and a block's
 speech is decoded before the next is read; speech running into the next block is carried
@@ -38,7 +43,9 @@ from typing import Protocol
 
 import numpy as np
 
+from qcpipe.asr import voice
 from qcpipe.asr.audio import BLOCK_S, SAMPLE_RATE
+from qcpipe.asr.crosstalk import remove_crosstalk
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.text import is_hallucination, to_simplified
 from qcpipe.asr.types import AsrOptions, Role, Segment, SpeechRegion, Transcript, Word
@@ -70,15 +77,6 @@ def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[st
 def default_workers(device: str) -> int:
     """CPU: one worker per core, each on one thread. GPU: two, so decoding overlaps audio loading."""
     return 2 if device == "cuda" else max(1, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class _PackedRegion:
-    """Where one speech region sits in the packed (voiced-only) audio and in the recording."""
-
-    packed_start: int
-    original_start: int
-    length: int
 
 
 class AudioSource(Protocol):
@@ -155,24 +153,31 @@ class Transcriber:
         lanes = _lanes(audio.path, audio.channels, channel_map)
         words: list[tuple[int, Word]] = []
         speech: list[SpeechRegion] = []
+        unheard: list[SpeechRegion] = []
         carry: np.ndarray | None = None
         offset = total = 0  # samples: where the buffer starts in the recording; samples read
         for block, last in _with_last(audio.blocks(block_s)):
             total += block.shape[1]
             buffer = block if carry is None or not carry.shape[1] else np.concatenate([carry, block], axis=1)
+            heard = self._separated(buffer, lanes)
             regions = [_Region(lane, s, e) for lane, (channel, _) in enumerate(lanes)
-                       for s, e in self._speech_regions(buffer[channel])]
+                       for s, e in self._speech_regions(heard[channel])]
             cut = buffer.shape[1] if last else _safe_cut(regions, buffer.shape[1])
             done = [_Region(r.lane, r.start, min(r.end, cut)) for r in regions if r.start < cut]
             speech += [SpeechRegion(lanes[r.lane][0], lanes[r.lane][1], (offset + r.start) / SAMPLE_RATE,
                                     (offset + r.end) / SAMPLE_RATE) for r in done]
-            for lane in range(len(lanes)):  # each party decoded on its own (mixing them costs accuracy)
-                words += self._decode_regions(buffer, lanes[lane][0], [r for r in done if r.lane == lane], offset)
+            for lane, (channel, role) in enumerate(lanes):  # each party on its own (mixing them costs accuracy)
+                lane_regions = [r for r in done if r.lane == lane]
+                lane_words = self._decode_regions(heard, channel, lane_regions, offset)
+                lane_words, lost = self._recover_lost(heard, channel, lane_regions, lane_words, offset)
+                words += lane_words
+                unheard += [SpeechRegion(channel, role, start, end) for start, end in lost]
             carry, offset = buffer[:, cut:], offset + cut
         segments = [seg for lane, (channel, role) in enumerate(lanes)
                     for seg in _utterances([w for i, w in words if i == lane], channel, role)]
         segments.sort(key=lambda seg: (seg.start, seg.channel))
         speech.sort(key=lambda reg: (reg.start, reg.channel))
+        unheard.sort(key=lambda reg: (reg.start, reg.channel))
         return Transcript(
             segments=tuple(segments),
             speech=tuple(speech),
@@ -181,7 +186,53 @@ class Transcriber:
             roles_known=lanes[0][1] is not Role.UNKNOWN,
             options=self.options,
             source_rate=audio.source_rate,
+            unheard=tuple(unheard),
         )
+
+    def _separated(self, buffer: np.ndarray, lanes: list[tuple[int, Role]]) -> np.ndarray:
+        """The buffer with each party's leak into the other's channel removed (stereo)."""
+        if not self.options.remove_crosstalk or len(lanes) < 2:
+            return buffer
+        return remove_crosstalk(buffer, lanes[0][0], lanes[1][0])[0]
+
+    def _recover_lost(self, buffer: np.ndarray, channel: int, regions: list[_Region],
+                      words: list[tuple[int, Word]], offset: int
+                      ) -> tuple[list[tuple[int, Word]], list[tuple[float, float]]]:
+        """Decode again, one by one, the voiced stretches no word was recognised in; return
+        all the words and the stretches (seconds in the recording) still not heard."""
+        minimum = self.options.lost_speech_s
+        if minimum <= 0 or not regions:
+            return words, []
+        spans = [((offset + r.start) / SAMPLE_RATE, (offset + r.end) / SAMPLE_RATE) for r in regions]
+        lost = voice.unheard(spans, [(w.start, w.end) for _, w in words], minimum)
+        if not lost:
+            return words, []
+        lane = regions[0].lane
+        found: list[tuple[int, Word]] = []
+        for start, end in lost:
+            first = max(0, int(start * SAMPLE_RATE) - offset)
+            last = min(buffer.shape[1], int(end * SAMPLE_RATE) - offset)
+            found += self._decode_alone(buffer[channel, first:last], lane, (offset + first) / SAMPLE_RATE)
+        words = words + found
+        return words, voice.unheard(lost, [(w.start, w.end) for _, w in found], minimum)
+
+    def _decode_alone(self, samples: np.ndarray, lane: int, at: float) -> list[tuple[int, Word]]:
+        """One stretch decoded on its own: no earlier text as context, Whisper's temperature
+        fallback for a window it cannot decode greedily."""
+        opts = self.options
+        raw_segments, _info = self._model.transcribe(
+            samples.astype(np.float32, copy=False), language=opts.language, beam_size=opts.beam_size,
+            vad_filter=False, word_timestamps=True, condition_on_previous_text=False,
+            temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), hotwords=opts.hotwords,
+        )
+        words = []
+        for raw in raw_segments:
+            for raw_word in raw.words or ():
+                text = to_simplified(raw_word.word).strip()
+                if text:
+                    words.append((lane, Word(text, round(at + float(raw_word.start), 3),
+                                             round(at + float(raw_word.end), 3), round(float(raw_word.probability), 4))))
+        return words
 
     def _speech_regions(self, samples: np.ndarray) -> list[tuple[int, int]]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -192,7 +243,10 @@ class Transcriber:
             speech_pad_ms=self.options.vad_pad_ms,
             max_speech_duration_s=MAX_CHUNK_S,
         )
-        return [(ts["start"], ts["end"]) for ts in get_speech_timestamps(samples, vad)]
+        regions = [(ts["start"], ts["end"]) for ts in get_speech_timestamps(samples, vad)]
+        if self.options.background_below_db > 0:
+            regions = voice.own_speech(samples, regions, self.options.background_below_db)
+        return regions
 
     def _decode_regions(
         self, buffer: np.ndarray, channel: int, regions: list[_Region], offset: int

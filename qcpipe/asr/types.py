@@ -86,6 +86,14 @@ class AsrOptions:
     vad_min_silence_ms: a pause this long splits speech regions. Short enough to keep turns
         apart, long enough not to cut inside a word.
     vad_pad_ms: padding kept around each speech region so word onsets are not clipped.
+    remove_crosstalk: subtract each party's leak (line echo, headset bleed) from the other's
+        channel before anything is heard (stereo only; `qcpipe.asr.crosstalk`).
+    background_below_db: speech this many dB under the channel's own speaker is the room
+        (colleagues' calls), not the party: it is left out of the timeline and not decoded
+        (`qcpipe.asr.voice.own_speech`). 0 turns it off.
+    lost_speech_s: voiced stretches at least this long that decoding returned no words for are
+        decoded again on their own; what is still not heard is kept as an `unheard` span.
+        0 turns it off.
     hotwords / initial_prompt: vocabulary biasing for the decoder (brand names, product terms).
         Off by default: the script phrases as hotwords made Whisper base worse on the dev
         corpus (CER 12.34 % → 16.42 %, half the speed, micro-F1 0.981; scripts/bench_asr.py).
@@ -102,6 +110,9 @@ class AsrOptions:
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 160
     vad_pad_ms: int = 400
+    remove_crosstalk: bool = True
+    background_below_db: float = 12.0
+    lost_speech_s: float = 2.0
     hotwords: str | None = None
     initial_prompt: str | None = None
 
@@ -116,6 +127,8 @@ class Transcript:
     """A whole call as heard: utterances of each party plus each channel's speech timeline.
 
     duration, channels, source_rate: of the recording (seconds; the file's own sample rate).
+    unheard: voiced stretches of a party that no word could be recognised in, even decoded
+        again on their own (an absence check cannot rule on them).
     """
 
     segments: tuple[Segment, ...]
@@ -125,3 +138,4 @@ class Transcript:
     roles_known: bool
     options: AsrOptions
     source_rate: int = 16_000
+    unheard: tuple[SpeechRegion, ...] = ()

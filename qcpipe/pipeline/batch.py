@@ -326,6 +326,9 @@ def asr_options(settings: Settings) -> AsrOptions:
         batch_size=settings.batch_size,
         hotwords=settings.hotwords,
         initial_prompt=settings.initial_prompt,
+        remove_crosstalk=settings.remove_crosstalk,
+        background_below_db=settings.background_below_db,
+        lost_speech_s=settings.lost_speech_s,
     )
 
 

@@ -1,0 +1,71 @@
+"""Whose voice a channel's speech is (own level vs the room), and which voiced time was heard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qcpipe.asr import load_audio
+from qcpipe.asr.voice import own_speech, unheard
+from tests.helpers.paths import DEV_CORPUS
+
+RATE = 16_000
+
+
+@pytest.fixture(scope="module")
+def agent() -> np.ndarray:
+    return load_audio(DEV_CORPUS / "audio" / "D110003.flac").samples[0]
+
+
+def vad_regions(samples: np.ndarray) -> list[tuple[int, int]]:
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(threshold=0.5, min_silence_duration_ms=160, speech_pad_ms=400, max_speech_duration_s=30)
+    return [(ts["start"], ts["end"]) for ts in get_speech_timestamps(samples, options)]
+
+
+def seconds(regions: list[tuple[int, int]]) -> float:
+    return sum(end - start for start, end in regions) / RATE
+
+
+def test_a_clean_channel_keeps_its_regions(agent: np.ndarray) -> None:
+    regions = vad_regions(agent)
+    assert own_speech(agent, regions, 12.0) == regions
+
+
+def test_room_voices_under_the_agent_are_not_the_agents_speech(agent: np.ndarray) -> None:
+    """Other calls' agents 15 dB under this one, over the whole call: voice activity finds
+    speech nearly everywhere; the agent's own speech is what is left after the level gate."""
+    others = [load_audio(DEV_CORPUS / "audio" / name).samples[0] for name in ("D110020.flac", "D110033.wav", "D110047.wav")]
+    babble = np.zeros_like(agent)
+    for other in others:
+        looped = np.tile(other, len(agent) // len(other) + 1)[: len(agent)]
+        babble += looped
+    frames = agent[: len(agent) // 320 * 320].reshape(-1, 320)
+    power = np.mean(frames ** 2, axis=1)
+    active_rms = np.sqrt(np.mean(power[power > np.percentile(power, 60)]))
+    babble *= active_rms * 10 ** (-15 / 20) / np.sqrt(np.mean(babble ** 2))
+    mixed = agent + babble
+    clean_regions = vad_regions(agent)
+    noisy_regions = vad_regions(mixed)
+    assert seconds(noisy_regions) > seconds(clean_regions) + 5  # the room fills the pauses
+    kept = own_speech(mixed, noisy_regions, 12.0)
+    truth = np.zeros(len(agent), bool)
+    for start, end in clean_regions:
+        truth[start:end] = True
+    kept_mask = np.zeros(len(agent), bool)
+    for start, end in kept:
+        kept_mask[start:end] = True
+    assert kept_mask[~truth].sum() / RATE < 0.15 * seconds(noisy_regions)  # little of the room is left
+    assert kept_mask[truth].mean() > 0.85  # and the agent's speech is kept
+
+
+def test_unheard_is_voiced_time_no_word_covers() -> None:
+    regions = [(0.0, 10.0), (20.0, 22.0)]
+    words = [(0.5, 1.0), (1.2, 2.0), (8.0, 9.5)]
+    # 2.0 + slack to 8.0 - slack is 5 s unheard; the second region has no word at all.
+    assert unheard(regions, words, 2.0) == [(2.5, 7.5), (20.0, 22.0)]
+    assert unheard(regions, words, 6.0) == []
+    assert unheard([(0.0, 3.0)], [], 2.0) == [(0.0, 3.0)]
+    # VAD cuts one stretch of speech at every pause: touching regions are one stretch.
+    assert unheard([(0.0, 1.5), (1.5, 2.5), (2.5, 3.2)], [], 2.0) == [(0.0, 3.2)]
