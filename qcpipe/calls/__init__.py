@@ -10,14 +10,17 @@ Public surface: `list_calls`, `call_detail`, `shown_dialogue`, `shown_quote`, `F
 
 from qcpipe.calls.export import FindingExport, TranscriptExport, finding_records, transcript_records
 from qcpipe.calls.views import (
+    UNDECIDED,
     AppealView,
     CallDetail,
     CallRow,
     FindingDetail,
     FindingView,
     HistoryEntry,
+    UnheardView,
     Utterance,
     call_detail,
+    deducting_since,
     history_of,
     list_calls,
     shown_dialogue,
@@ -27,6 +30,6 @@ from qcpipe.calls.views import (
 )
 
 __all__ = [
-    "AppealView", "CallDetail", "CallRow", "FindingDetail", "HistoryEntry", "history_of", "visible_call", "visible_finding", "FindingExport", "FindingView", "TranscriptExport", "Utterance", "call_detail",
+    "AppealView", "CallDetail", "CallRow", "FindingDetail", "HistoryEntry", "history_of", "visible_call", "visible_finding", "FindingExport", "FindingView", "TranscriptExport", "UNDECIDED", "UnheardView", "Utterance", "call_detail", "deducting_since",
     "finding_records", "list_calls", "shown_dialogue", "shown_quote", "transcript_records",
 ]

@@ -10,11 +10,14 @@ from dataclasses import asdict, dataclass
 from itertools import groupby
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qcpipe.calls.views import shown_quote, utterances
+from qcpipe.scoring.records import NOT_DEDUCTING
 from qcpipe.config import PrivacySettings
 from qcpipe.store import repository as repo
+from qcpipe.store.models import UnheardSpan
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,11 @@ class TranscriptExport:
 
 @dataclass(frozen=True)
 class FindingExport:
-    """One finding with its evidence (the first eight fields are the stable core)."""
+    """One finding with its evidence (the first eight fields are the stable core).
+
+    status: open, uncertain, confirmed or overturned. An `uncertain` finding deducts nothing
+    until a monitor confirms it; `doubt` says why its evidence is doubtful (None otherwise).
+    call_unheard_agent_s: seconds of the call's agent speech ASR could not transcribe."""
 
     call_id: str
     rule_id: str
@@ -60,6 +67,9 @@ class FindingExport:
     rulebook_hash: str
     agent_id: str | None
     call_score: float | None
+    doubt: str | None = None
+    deducts: bool = True
+    call_unheard_agent_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +91,10 @@ def transcript_records(session: Session, privacy: PrivacySettings) -> Iterator[T
 
 def finding_records(session: Session, privacy: PrivacySettings) -> Iterator[FindingExport]:
     """Every finding with its call, in call then time order."""
+    # Seconds of unheard agent speech per call, in one query (only calls that have any).
+    unheard = {pk: round(float(seconds), 3) for pk, seconds in session.execute(
+        select(UnheardSpan.call_pk, func.sum(UnheardSpan.end_s - UnheardSpan.start_s))
+        .where(UnheardSpan.role == "agent").group_by(UnheardSpan.call_pk))}
     for call, f in repo.iter_findings(session):
         yield FindingExport(
             call_id=call.call_id, rule_id=f.rule_id, deduction=f.deduction, speaker=f.speaker, start=f.start_s,
@@ -88,4 +102,5 @@ def finding_records(session: Session, privacy: PrivacySettings) -> Iterator[Find
             severity=f.severity, veto=f.veto, phrase=f.phrase, wording=f.wording, match_kind=f.match_kind,
             match_score=f.match_score, note=f.note, rulebook_hash=f.rulebook_hash,
             agent_id=call.agent.code if call.agent else None, call_score=call.qa_score,
+            doubt=f.doubt or None, deducts=f.status not in NOT_DEDUCTING, call_unheard_agent_s=unheard.get(call.id, 0.0),
         )

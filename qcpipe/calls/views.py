@@ -14,10 +14,15 @@ from qcpipe.config import PrivacySettings
 from qcpipe.privacy import mask_stored_segments, mask_text, mask_word_texts
 from qcpipe.accounts.roles import Viewer
 from qcpipe.errors import NotFoundError
-from qcpipe.store import Call, CallStatus, FindingRecord
-from qcpipe.store.models import Appeal, AppealStatus
+from qcpipe.scoring.records import NOT_DEDUCTING
+from qcpipe.store import Call, CallStatus, FindingRecord, FindingStatus
+from qcpipe.store.models import Appeal, AppealStatus, ReviewDecision, UnheardSpan
 from qcpipe.store import Segment as StoredSegment
 from qcpipe.store import repository as repo
+
+
+UNDECIDED = (FindingStatus.OPEN, FindingStatus.UNCERTAIN)
+"""Statuses of a finding no monitor has ruled on yet: what the monitors' queue is made of."""
 
 
 def shown_dialogue(segments: Sequence[StoredSegment], privacy: PrivacySettings) -> list[str]:
@@ -44,8 +49,30 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class UnheardView:
+    """Voiced time of one party that ASR could not transcribe: checks for a phrase that may have
+    been said there are not applied, and the place to listen to."""
+
+    role: str
+    channel: int
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+    @classmethod
+    def of(cls, span: UnheardSpan) -> UnheardView:
+        return cls(span.role, span.channel, span.start_s, span.end_s)
+
+
+@dataclass(frozen=True)
 class FindingView:
-    """A finding as a monitor reads it, its quote as shown."""
+    """A finding as a monitor reads it, its quote as shown.
+
+    status `uncertain`: the evidence for a missing phrase was heard too poorly to be sure
+    (`doubt` says why); it deducts nothing until a monitor confirms it."""
 
     id: int
     call_id: str
@@ -61,14 +88,40 @@ class FindingView:
     match_kind: str
     status: str
     note: str
+    doubt: str | None = None
+
+    @property
+    def uncertain(self) -> bool:
+        return self.status == FindingStatus.UNCERTAIN
+
+    @property
+    def deducts(self) -> bool:
+        """Whether it takes its deduction off the call's score now."""
+        return self.status not in NOT_DEDUCTING
+
+    @property
+    def undecided(self) -> bool:
+        """No monitor has ruled on it yet (open or uncertain)."""
+        return self.status in UNDECIDED
 
     @classmethod
     def of(cls, finding: FindingRecord, privacy: PrivacySettings) -> FindingView:
         return cls(
             finding.id, finding.call.call_id, finding.rule_id, finding.title, finding.deduction, finding.veto,
             finding.speaker, finding.start_s, finding.end_s, shown_quote(finding.quote, privacy), finding.phrase,
-            finding.match_kind, finding.status, finding.note,
+            finding.match_kind, finding.status, finding.note, finding.doubt or None,
         )
+
+
+def deducting_since(finding: FindingRecord) -> datetime:
+    """When the finding began to cost the agent: when it was raised, or, for one raised uncertain
+    (a `doubt`) and confirmed later, when a monitor first confirmed it. The appeal window runs
+    from here: an agent is not out of time to appeal a deduction that did not exist yet."""
+    if finding.doubt:
+        confirmed = [r.decided_at for r in finding.reviews if r.decision == ReviewDecision.CONFIRM]
+        if confirmed:
+            return max(finding.created_at, min(confirmed))
+    return finding.created_at
 
 
 @dataclass(frozen=True)
@@ -121,6 +174,7 @@ class FindingDetail:
     created_at: datetime
     history: tuple[HistoryEntry, ...]
     appeals: tuple[AppealView, ...]
+    deducting_since: datetime | None = None  # None while it deducts nothing yet (uncertain)
 
     @property
     def pending_appeal(self) -> AppealView | None:
@@ -162,17 +216,37 @@ class CallRow:
 
 @dataclass(frozen=True)
 class CallDetail:
-    """A whole call: its listing line, the dialogue in time order, findings and checks not applied."""
+    """A whole call: its listing line, the dialogue in time order, findings, checks not applied,
+    and the speech ASR could not transcribe (`unheard`, every party, in time order)."""
 
     call: CallRow
     utterances: tuple[Utterance, ...]
     findings: tuple[FindingDetail, ...]
     not_applicable: tuple[tuple[str, str], ...]  # (rule id, why)
     recording: Path
+    unheard: tuple[UnheardView, ...] = ()
 
     @property
     def failed(self) -> bool:
         return self.call.status == CallStatus.FAILED
+
+    @property
+    def unheard_agent_s(self) -> float:
+        """Seconds of the agent's speech that could not be transcribed."""
+        return round(sum(span.seconds for span in self.unheard if span.role == "agent"), 3)
+
+    @property
+    def uncertain_findings(self) -> int:
+        return sum(1 for f in self.findings if f.finding.uncertain)
+
+    @property
+    def timeline(self) -> list[tuple[str, Utterance | UnheardView]]:
+        """The dialogue with the unheard spans in their places: ("utterance", Utterance) and
+        ("unheard", UnheardView) by start time (an utterance first at the same time)."""
+        items: list[tuple[float, int, str, Utterance | UnheardView]] = [
+            (u.start, 0, "utterance", u) for u in self.utterances
+        ] + [(s.start, 1, "unheard", s) for s in self.unheard]
+        return [(kind, item) for _, _, kind, item in sorted(items, key=lambda entry: (entry[0], entry[1]))]
 
 
 def list_calls(session: Session, status: CallStatus | None = None) -> list[CallRow]:
@@ -192,11 +266,13 @@ def call_detail(session: Session, call_id: str, privacy: PrivacySettings, viewer
         utterances=tuple(utterances(call.segments, privacy)),
         findings=tuple(
             FindingDetail(FindingView.of(f, privacy), f.version, f.created_at, tuple(history_of(f)),
-                          tuple(AppealView.of(a) for a in f.appeals))
+                          tuple(AppealView.of(a) for a in f.appeals),
+                          None if f.status == FindingStatus.UNCERTAIN else deducting_since(f))
             for f in call.findings
         ),
         not_applicable=tuple((rule_id, reason) for rule_id, reason in call.not_applicable or ()),
         recording=call.recording_path,
+        unheard=tuple(UnheardView.of(span) for span in call.unheard),
     )
 
 

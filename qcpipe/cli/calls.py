@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-from qcpipe.calls import call_detail, list_calls
+from rich.text import Text
+
+from qcpipe.calls import UnheardView, call_detail, list_calls
 from qcpipe.cli.common import DbOption, open_store, settings_of, stdout, table
 from qcpipe.periods import zone
 from qcpipe.store import CallStatus
@@ -43,7 +45,8 @@ def transcript_command(
     call_id: Annotated[str, typer.Argument(help="The call id (CTI id, or the file stem).")],
     db: DbOption = None,
 ) -> None:
-    """Show a call's dialogue: agent and customer in two lanes, with times."""
+    """Show a call's dialogue: agent and customer in two lanes, with times; speech that could not
+    be transcribed (unheard) in its place, and the checks not applied, with why."""
     settings = settings_of(ctx, db_url=db)
     with open_store(settings) as store, store.session() as session:
         detail = call_detail(session, call_id, settings.privacy)
@@ -60,14 +63,26 @@ def transcript_command(
         stdout.print(f"failed: {call.error}", style="red", highlight=False, markup=False)
     if call.roles_known is False:
         stdout.print("mono recording: agent and customer cannot be told apart (role unknown)", style="yellow")
+    if detail.unheard_agent_s:
+        stdout.print(f"{detail.unheard_agent_s:.1f}s of the agent's speech could not be transcribed (unheard)",
+                     style="yellow", highlight=False, markup=False)
     lanes = table("time", "坐席 agent", "客户 customer", expand=True)
-    for utterance in detail.utterances:
-        span = f"{_clock(utterance.start)}–{_clock(utterance.end)}"
-        if utterance.role == "customer":
-            lanes.add_row(span, "", utterance.text)
+    for _kind, item in detail.timeline:
+        span = f"{_clock(item.start)}–{_clock(item.end)}"
+        if isinstance(item, UnheardView):
+            text = Text(f"[未能识别 unheard {item.start:.1f}–{item.end:.1f} s]", style="italic yellow")
         else:
-            lanes.add_row(span, utterance.text if utterance.role == "agent" else f"? {utterance.text}", "")
+            text = Text(item.text if item.role != "unknown" else f"? {item.text}")
+        if item.role == "customer":
+            lanes.add_row(span, "", text)
+        else:
+            lanes.add_row(span, text, "")
     stdout.print(lanes)
+    if detail.uncertain_findings:
+        stdout.print(f"{detail.uncertain_findings} uncertain finding(s): they deduct nothing until a monitor confirms "
+                     "them (qcpipe flagged --uncertain)", highlight=False, markup=False)
+    for rule_id, reason in detail.not_applicable:
+        stdout.print(f"not applied: {rule_id}: {reason}", style="dim", highlight=False, markup=False)
 
 
 def _clock(seconds: float) -> str:

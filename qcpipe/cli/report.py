@@ -65,7 +65,7 @@ def monthly_command(
 
 def _print_table(report: MonthlyReport) -> None:
     rows = table("rank", "agent", "name", "team", "calls", "score", "change", "team rank", "flags", "weakest checks",
-                 title=report.headline)
+                 "calls unheard", title=report.headline)
     for agent in report.agents:
         weakest = ", ".join(f"{rule_id} {rate:.0%}" for rule_id, rate in agent.weakest_checks())
         # Text cells, not markup: a name from the CTI system may hold "[" and "]".
@@ -74,5 +74,10 @@ def _print_table(report: MonthlyReport) -> None:
             Text(str(agent.calls)), Text(f"{agent.score:.1f}", style="red" if agent.score < report.pass_line else ""),
             Text("—" if agent.change is None else f"{agent.change:+.1f}"), Text(str(agent.rank_in_team)),
             Text(", ".join(flag.label for flag in agent.flags), style="bold red"), Text(weakest),
+            Text(str(agent.calls_unheard), style="yellow" if agent.calls_unheard else ""),
         )
+    mean = "—" if report.center_mean is None else f"{report.center_mean:.1f}"
+    rows.add_section()
+    rows.add_row(Text(""), Text("center"), Text("全中心"), Text(""), Text(str(report.center_calls)), Text(mean),
+                 Text(""), Text(""), Text(""), Text(""), Text(str(report.center_calls_unheard)), style="bold")
     stdout.print(rows)

@@ -13,7 +13,7 @@ from qcpipe.cli.common import DbOption, open_store, settings_of, stdout, table
 from qcpipe.config import Settings
 from qcpipe.errors import UsageError
 from qcpipe.periods import days_period, parse_month, zone
-from qcpipe.review import calibration, decide_appeal, file_appeal, finding_history, flagged_calls, review_finding
+from qcpipe.review import FindingView, calibration, decide_appeal, file_appeal, finding_history, flagged_calls, review_finding
 from qcpipe.store.models import utcnow
 
 T = TypeVar("T")
@@ -33,28 +33,46 @@ def flagged_command(
     team: Annotated[str | None, typer.Option(help="Team name.")] = None,
     agent: Annotated[str | None, typer.Option(help="Agent id (工号).")] = None,
     rule: Annotated[str | None, typer.Option(help="Check id, e.g. forbidden_phrase.")] = None,
+    uncertain: Annotated[bool, typer.Option(
+        "--uncertain", help="Only uncertain findings (doubtful evidence: they deduct nothing until confirmed).")] = False,
     db: DbOption = None,
 ) -> None:
-    """Calls with open findings, worst score first, each with its findings."""
+    """Calls with findings not yet ruled on, worst score first, each with its findings: open ones,
+    and uncertain ones (evidence heard too poorly to be sure: they deduct nothing until confirmed)."""
     settings = settings_of(ctx, db_url=db)
     period = days_period(settings.timezone, on=date, since=since)
     calls = _in_transaction(
-        settings, lambda s: flagged_calls(s, settings.privacy, period=period, team=team, agent=agent, rule=rule)
+        settings, lambda s: flagged_calls(s, settings.privacy, period=period, team=team, agent=agent, rule=rule,
+                                          uncertain_only=uncertain)
     )
     center = zone(settings.timezone)
     for call in calls:
         when = call.started_at.astimezone(center).strftime("%Y-%m-%d %H:%M") if call.started_at else ""
         who = f"{call.agent_id or ''} {call.agent_name or ''}".strip()
-        stdout.print(f"{call.call_id} · score {call.score:g} · {who} · {call.team or ''} · {when}",
+        score = "—" if call.score is None else f"{call.score:g}"
+        unheard = f" · {call.unheard_agent_s:.1f}s of agent speech unheard" if call.unheard_agent_s else ""
+        stdout.print(f"{call.call_id} · score {score} · {who} · {call.team or ''} · {when}{unheard}",
                      style="bold", highlight=False, markup=False)
         for f in call.findings:
-            stdout.print(
-                f"  #{f.id} {f.rule_id} −{f.deduction:g}{' veto' if f.veto else ''} {f.speaker} "
-                f"{f.start:.1f}–{f.end:.1f}s “{f.quote}” [{f.match_kind}] {f.note}",
-                highlight=False,
-                markup=False,
-            )
-    stdout.print(f"{len(calls)} call(s) with open findings", highlight=False)
+            stdout.print(_finding_line(f), highlight=False, markup=False)
+            if f.doubt:
+                stdout.print(f"      doubt: {f.doubt}", highlight=False, markup=False)
+    uncertain_n = sum(call.uncertain for call in calls)
+    if uncertain:
+        stdout.print(f"{len(calls)} call(s) with uncertain findings ({uncertain_n}): they deduct nothing until "
+                     "a monitor confirms them", highlight=False)
+    elif uncertain_n:
+        stdout.print(f"{len(calls)} call(s) with open or uncertain findings ({uncertain_n} uncertain: they deduct "
+                     "nothing until a monitor confirms them)", highlight=False)
+    else:
+        stdout.print(f"{len(calls)} call(s) with open findings", highlight=False)
+
+
+def _finding_line(f: FindingView) -> str:
+    """A finding on one line; an uncertain one says it deducts nothing yet."""
+    pending = " · UNCERTAIN: deducts nothing until confirmed" if f.uncertain else ""
+    return (f"  #{f.id} {f.rule_id} −{f.deduction:g}{' veto' if f.veto else ''} {f.speaker} "
+            f"{f.start:.1f}–{f.end:.1f}s “{f.quote}” [{f.match_kind}] {f.note}{pending}")
 
 
 def finding_command(
@@ -66,12 +84,15 @@ def finding_command(
     settings = settings_of(ctx, db_url=db)
     view, events = _in_transaction(settings, lambda s: finding_history(s, finding_id, settings.privacy))
     center = zone(settings.timezone)
+    status = f"{view.status} (deducts nothing until a monitor confirms it)" if view.uncertain else view.status
     stdout.print(
-        f"#{view.id} {view.call_id} {view.rule_id} ({view.title}) −{view.deduction:g} · {view.status}\n"
+        f"#{view.id} {view.call_id} {view.rule_id} ({view.title}) −{view.deduction:g} · {status}\n"
         f"  {view.speaker} {view.start:.1f}–{view.end:.1f}s “{view.quote}” ≈ {view.phrase} [{view.match_kind}] {view.note}",
         highlight=False,
         markup=False,
     )
+    if view.doubt:
+        stdout.print(f"  doubt: {view.doubt}", highlight=False, markup=False)
     for event in events:
         stdout.print(f"  {event.at.astimezone(center):%Y-%m-%d %H:%M} {event.what} by {event.who}: {event.comment}",
                      highlight=False, markup=False)
@@ -149,11 +170,11 @@ def calibration_command(
     if month is not None:
         month = parse_month(month)  # a bad month is said before the database is opened
     rows = _in_transaction(settings, lambda s: calibration(s, month=month, timezone=settings.timezone))
-    out = table("check", "findings", "reviewed", "confirmed", "overturned", "precision as reviewed")
+    out = table("check", "findings", "reviewed", "confirmed", "overturned", "uncertain", "precision as reviewed")
     for row in rows:
         out.add_row(
             row.rule_id, str(row.findings), str(row.reviewed), str(row.confirmed), str(row.overturned),
-            "—" if row.precision is None else f"{row.precision:.0%}",
+            str(row.uncertain), "—" if row.precision is None else f"{row.precision:.0%}",
         )
     stdout.print(out)
     stdout.print("A check with low precision needs its phrases or thresholds fixed (qcpipe rules test).", highlight=False)

@@ -1,7 +1,10 @@
 """The team leaders' monthly report: each agent's QA score for a month, ranked and flagged.
 
 Monthly QA score = mean of the agent's call scores that month (qa-rulebook.md, "Scores"), months
-counted in the center's time zone. The score is shown to one decimal, and ranks, the pass line
+counted in the center's time zone. Uncertain findings (doubtful evidence, not yet confirmed) deduct
+nothing and break no check, as overturned ones; each agent's calls with speech of theirs that ASR
+could not transcribe (`calls_unheard`) are counted, so a center sees when its recordings are the
+problem. The score is shown to one decimal, and ranks, the pass line
 and the bottom 10 % are all judged on the score as shown, so the report never contradicts itself
 (an agent shown at 80.0 is not "below 80").
 """
@@ -22,7 +25,9 @@ from sqlalchemy.orm import Session, load_only, selectinload
 
 from qcpipe.errors import NotFoundError
 from qcpipe.periods import month_bounds, previous_month
-from qcpipe.store import Agent, Call, CallStatus, FindingRecord, FindingStatus, Team
+from qcpipe.scoring.records import NOT_DEDUCTING
+from qcpipe.store import Agent, Call, CallStatus, FindingRecord, Team
+from qcpipe.store.models import UnheardSpan
 
 
 class ScoreFlag(StrEnum):
@@ -67,6 +72,7 @@ class MonthlyScore:
     change: float | None
     flags: tuple[ScoreFlag, ...]
     trend: tuple[MonthPoint, ...] = field(default=())
+    calls_unheard: int = 0  # of `calls`, those with agent speech ASR could not transcribe
 
     @property
     def label(self) -> str:
@@ -92,6 +98,7 @@ class MonthlyReport:
     center_agents: int
     center_calls: int
     rule_titles: Mapping[str, str] = field(default_factory=dict)
+    center_calls_unheard: int = 0  # the month's scored calls with unheard agent speech, center-wide
 
     def title_of(self, rule_id: str) -> str:
         return self.rule_titles.get(rule_id, rule_id)
@@ -102,8 +109,14 @@ class MonthlyReport:
         scope = f"team {self.team}" if self.team else "all teams"
         return (
             f"Monthly QA report {self.month} · {scope} · pass line {self.pass_line:g} · "
-            f"center mean {mean} ({self.center_agents} agents, {self.center_calls} calls)"
+            f"center mean {mean} ({self.center_agents} agents, {self.center_calls} calls, "
+            f"{self.center_calls_unheard} with unheard agent speech)"
         )
+
+    @property
+    def unheard_share(self) -> float | None:
+        """The share of the center's calls with agent speech that could not be transcribed."""
+        return self.center_calls_unheard / self.center_calls if self.center_calls else None
 
     @property
     def trend_months(self) -> tuple[str, ...]:
@@ -132,8 +145,11 @@ def monthly_report(
     if team is not None and session.scalar(select(Team.id).where(Team.name == team)) is None:
         raise NotFoundError(f"no team '{team}' in the database")
     calls_by_agent: dict[int, list[Call]] = defaultdict(list)
-    for call in _scored_calls(session, start, end):
+    unheard: set[int] = set()  # the calls with agent speech ASR could not transcribe
+    for call, has_unheard in _scored_calls(session, start, end):
         calls_by_agent[call.agent_id].append(call)  # type: ignore[index]
+        if has_unheard:
+            unheard.add(call.id)
     history = _monthly_history(session, end, ZoneInfo(timezone))
     scores = {pk: _one_decimal(fmean(c.qa_score for c in calls)) for pk, calls in calls_by_agent.items()}  # type: ignore[misc]
     bottom = _bottom_tenth(scores)
@@ -160,6 +176,7 @@ def monthly_report(
                 change=None if last_month is None else round(score - last_month.score, 1),
                 flags=_flags(month, score, pass_line, pk in bottom, record),
                 trend=tuple(record[m] for m in sorted(record)),
+                calls_unheard=sum(1 for c in calls if c.id in unheard),
             )
         )
     all_calls = [c for calls in calls_by_agent.values() for c in calls]
@@ -175,6 +192,7 @@ def monthly_report(
         center_agents=len(agents),
         center_calls=len(all_calls),
         rule_titles=dict(rule_titles or {}),
+        center_calls_unheard=sum(1 for c in all_calls if c.id in unheard),
     )
 
 
@@ -187,11 +205,15 @@ _SCORED = (
 )
 
 
-def _scored_calls(session: Session, start: datetime, end: datetime) -> list[Call]:
+def _scored_calls(session: Session, start: datetime, end: datetime) -> list[tuple[Call, bool]]:
     """The month's scored calls, with their findings, agents and teams, in one go; only the
-    columns the report reads (a month of a large center is many calls)."""
+    columns the report reads (a month of a large center is many calls). Each with whether it has
+    agent speech ASR could not transcribe (an EXISTS on ix_unheard_call_start, in the same query)."""
+    agent_unheard = (
+        select(UnheardSpan.call_pk).where(UnheardSpan.call_pk == Call.id, UnheardSpan.role == "agent").exists()
+    )
     query = (
-        select(Call)
+        select(Call, agent_unheard.label("agent_unheard"))
         .where(*_SCORED, Call.started_at >= start, Call.started_at < end)
         .options(
             load_only(Call.agent_id, Call.qa_score, Call.checks_applied, Call.not_applicable),
@@ -199,7 +221,7 @@ def _scored_calls(session: Session, start: datetime, end: datetime) -> list[Call
             selectinload(Call.agent).selectinload(Agent.team),
         )
     )
-    return list(session.scalars(query))
+    return [(call, bool(has_unheard)) for call, has_unheard in session.execute(query)]
 
 
 def _monthly_history(session: Session, end: datetime, zone: ZoneInfo) -> dict[int, dict[str, MonthPoint]]:
@@ -219,7 +241,8 @@ def _compliance(calls: Iterable[Call], rule_ids: Sequence[str]) -> dict[str, flo
     applied: dict[str, int] = dict.fromkeys(rule_ids, 0)
     violated: dict[str, int] = dict.fromkeys(rule_ids, 0)
     for call in calls:
-        broken = {f.rule_id for f in call.findings if f.status != FindingStatus.OVERTURNED}
+        # Overturned findings were wrong; uncertain ones are not yet confirmed: neither breaks a check.
+        broken = {f.rule_id for f in call.findings if f.status not in NOT_DEDUCTING}
         # A finding shows the check concerned the call, even where checks_applied (written
         # by an older rulebook) does not list it.
         for rule_id in _checks_applied(call, rule_ids) | (broken & applied.keys()):

@@ -6,7 +6,11 @@ import math
 
 from qcpipe.reports.monthly import MonthlyReport, MonthlyScore
 
-FIXED_COLUMNS = ("agent_id", "agent_name", "team", "calls", "score", "rank", "flags", "team_rank", "change")
+FIXED_COLUMNS = ("agent_id", "agent_name", "team", "calls", "score", "rank", "flags", "team_rank", "change",
+                 "calls_unheard")
+# The last line of the CSV and the workbook's table: the whole center's month (not an agent).
+CENTER_ID = "(center)"
+CENTER_NAME = "全中心 center"
 
 Cell = str | int | float | None
 
@@ -31,7 +35,17 @@ def row(report: MonthlyReport, agent: MonthlyScore) -> tuple[Cell, ...]:
         ";".join(agent.flags),
         agent.rank_in_team,
         agent.change,
+        agent.calls_unheard,
         *(_rate(agent.compliance[rule_id]) for rule_id in report.rule_ids),
+    )
+
+
+def center_row(report: MonthlyReport) -> tuple[Cell, ...]:
+    """The center's line, in `columns` order: its calls, mean score and calls with unheard agent
+    speech, over the whole center (as the headline) even when the report lists one team."""
+    return (
+        CENTER_ID, CENTER_NAME, None, report.center_calls, report.center_mean, None, None, None, None,
+        report.center_calls_unheard, *(None for _ in report.rule_ids),
     )
 
 

@@ -10,16 +10,18 @@ import csv
 from pathlib import Path
 
 from qcpipe.reports.monthly import MonthlyReport
-from qcpipe.reports.monthly_columns import columns, row
+from qcpipe.reports.monthly_columns import center_row, columns, row
 
 
 def to_csv(report: MonthlyReport, path: str | Path) -> None:
-    """One row per agent: compliance as a fraction (0.6667), empty where there is no value."""
+    """One row per agent: compliance as a fraction (0.6667), empty where there is no value; then
+    the center's row (agent_id `(center)`: its calls, mean score and calls with unheard agent speech)."""
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns(report))
         for agent in report.agents:
             writer.writerow("" if value is None else value for value in row(report, agent))
+        writer.writerow("" if value is None else value for value in center_row(report))
 
 
 def to_xlsx(report: MonthlyReport, path: str | Path) -> None:

@@ -22,7 +22,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 10
 table { border-collapse: collapse; font-size: 14px; }
 th, td { padding: 5px 9px; border-bottom: 1px solid #e3e3e3; text-align: left; }
 th { background: #f3f4f6; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.flagged td { background: #fdecea; } td.fail { color: #b00020; font-weight: 700; }
+tr.flagged td { background: #fdecea; } tr.total td { font-weight: 600; border-top: 2px solid #ccc; } td.fail { color: #b00020; font-weight: 700; }
 .flag { display: inline-block; background: #b00020; color: #fff; border-radius: 3px; padding: 1px 6px;
         margin: 1px 2px; font-size: 12px; white-space: nowrap; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; }
@@ -51,6 +51,7 @@ def render_html(report: MonthlyReport) -> str:
             f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
             f"<h1>{escape(title)}</h1>",
             f'<p class="meta">{escape(report.headline.removeprefix(title + " · "))}</p>',
+            _recordings(report),
             _attention(report),
             _ranking(report),
             _heatmap(report),
@@ -78,8 +79,22 @@ def _attention(report: MonthlyReport) -> str:
     return f'<h2>Needs attention</h2><div class="cards">{"".join(cards)}</div>'
 
 
+def _recordings(report: MonthlyReport) -> str:
+    """How many calls had agent speech the recognizer could not transcribe: many point at the
+    recordings (line noise, levels, a swapped channel), not at the agents."""
+    share = report.unheard_share
+    shown = "" if share is None else f" ({share:.0%})"
+    return (
+        f'<p class="meta" id="unheard">未识别语音通话 calls with unheard agent speech: '
+        f"<b>{report.center_calls_unheard}</b> of {report.center_calls}{shown} in the center. "
+        "Checks for a phrase the agent may have said there were not applied; many such calls point at the "
+        "recordings, not the agents.</p>"
+    )
+
+
 def _ranking(report: MonthlyReport) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("Rank", "Agent", "Team", "Calls", "Score", "Change", "Team rank", "Flags"))
+    head = "".join(f"<th>{h}</th>" for h in ("Rank", "Agent", "Team", "Calls", "Score", "Change", "Team rank", "Flags",
+                                              "Calls unheard"))
     rows = []
     for agent in report.agents:
         fail = ' fail' if agent.score < report.pass_line else ""
@@ -88,8 +103,14 @@ def _ranking(report: MonthlyReport) -> str:
             f"<td>{escape(agent.label)}</td><td>{escape(agent.team or '')}</td>"
             f'<td class="num">{agent.calls}</td><td class="num{fail}">{agent.score:.1f}</td>'
             f'<td class="num">{_change(agent.change)}</td><td class="num">{agent.rank_in_team}</td>'
-            f"<td>{_flag_badges(agent)}</td></tr>"
+            f'<td>{_flag_badges(agent)}</td><td class="num">{agent.calls_unheard}</td></tr>'
         )
+    mean = "—" if report.center_mean is None else f"{report.center_mean:.1f}"
+    rows.append(
+        f'<tr class="total"><td></td><td>全中心 center</td><td></td><td class="num">{report.center_calls}</td>'
+        f'<td class="num">{mean}</td><td></td><td></td><td></td>'
+        f'<td class="num">{report.center_calls_unheard}</td></tr>'
+    )
     return f"<h2>Ranking</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
 
 

@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qcpipe.reports.monthly import MonthlyReport
-from qcpipe.reports.monthly_columns import COMPLIANCE_SCALE, FIXED_COLUMNS, columns, row, trend_floor
+from qcpipe.reports.monthly_columns import COMPLIANCE_SCALE, FIXED_COLUMNS, center_row, columns, row, trend_floor
 
 _FLAGGED = PatternFill("solid", start_color="FDE2E1")
 _BOLD = Font(bold=True)
@@ -44,9 +44,13 @@ def _table_sheet(sheet: Worksheet, report: MonthlyReport) -> None:
                 cell.number_format = "0%"
             if agent.flags:
                 cell.fill = _FLAGGED
+    last_agent_row = sheet.max_row
+    sheet.append(center_row(report))  # below the filtered range: sorting the agents leaves it last
+    for cell in sheet[sheet.max_row]:
+        cell.font = _BOLD
     sheet.freeze_panes = sheet.cell(_HEADER_ROW + 1, 3)
-    sheet.auto_filter.ref = f"A{_HEADER_ROW}:{get_column_letter(len(header))}{max(sheet.max_row, _HEADER_ROW)}"
-    _widths(sheet, [10, 10, 8, 6, 7, 6, 34, 9, 7] + [12] * len(report.rule_ids))
+    sheet.auto_filter.ref = f"A{_HEADER_ROW}:{get_column_letter(len(header))}{max(last_agent_row, _HEADER_ROW)}"
+    _widths(sheet, [10, 10, 8, 6, 7, 6, 34, 9, 7, 13] + [12] * len(report.rule_ids))
 
 
 def _heatmap_sheet(sheet: Worksheet, report: MonthlyReport) -> None:

@@ -2,6 +2,9 @@
 
 - A monitor confirms or overturns a finding; an overturned finding stops deducting and the
   call's score is recomputed. A finding can be reviewed again; the latest decision counts.
+- An `uncertain` finding (a missing phrase whose window was heard too poorly to be sure) waits
+  for the monitors like an open one but deducts nothing: confirming it makes it deduct,
+  overturning it leaves it deducting nothing. Agents have nothing to appeal until it is confirmed.
 - An agent may appeal a finding of one of their own calls within the appeal window (days
   after the finding was raised). While the appeal is pending the finding waits for the
   ruling; the monitor's ruling on it is final: no further review or appeal of that finding.
@@ -20,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from qcpipe import audit
 from qcpipe.accounts.roles import Viewer
-from qcpipe.calls import AppealView, FindingView, HistoryEntry, history_of, visible_finding
+from qcpipe.calls import UNDECIDED, AppealView, FindingView, HistoryEntry, deducting_since, history_of, visible_finding
 from qcpipe.config import PrivacySettings
 from qcpipe.errors import NotFoundError, QcpipeError
 from qcpipe.periods import DEFAULT_TIMEZONE, Period, month_bounds
@@ -41,7 +44,7 @@ class DecisionConflict(ReviewError):
 
 @dataclass(frozen=True)
 class FlaggedCall:
-    """A call with open findings, for the monitor's queue."""
+    """A call with findings not yet ruled on (open or uncertain), for the monitor's queue."""
 
     call_id: str
     agent_id: str | None
@@ -50,17 +53,25 @@ class FlaggedCall:
     started_at: datetime | None
     score: float | None
     findings: tuple[FindingView, ...]
+    unheard_agent_s: float = 0.0  # agent speech ASR could not transcribe
+
+    @property
+    def uncertain(self) -> int:
+        """How many of its findings are uncertain (they deduct nothing until confirmed)."""
+        return sum(1 for f in self.findings if f.uncertain)
 
 
 @dataclass(frozen=True)
 class RuleCalibration:
-    """How monitors judged the machine on one check: precision as reviewed = confirmed / reviewed."""
+    """How monitors judged the machine on one check: precision as reviewed = confirmed / reviewed.
+    uncertain: findings raised as doubtful and not yet ruled on (among `findings`)."""
 
     rule_id: str
     findings: int
     reviewed: int
     confirmed: int
     overturned: int
+    uncertain: int = 0
 
     @property
     def precision(self) -> float | None:
@@ -75,14 +86,18 @@ def flagged_calls(
     team: str | None = None,
     agent: str | None = None,
     rule: str | None = None,
+    uncertain_only: bool = False,
 ) -> list[FlaggedCall]:
-    """Calls with open findings (matching the filters) started in `period`, worst score first."""
-    open_findings = select(FindingRecord.call_pk).where(FindingRecord.status == FindingStatus.OPEN)
+    """Calls with findings not yet ruled on, open or uncertain (matching the filters), started in
+    `period`, worst score first. uncertain_only: only the calls with uncertain findings, and only
+    those findings."""
+    statuses = (FindingStatus.UNCERTAIN,) if uncertain_only else UNDECIDED
+    open_findings = select(FindingRecord.call_pk).where(FindingRecord.status.in_(statuses))
     if rule is not None:
         open_findings = open_findings.where(FindingRecord.rule_id == rule)
     # A subquery, not a join + DISTINCT: PostgreSQL cannot compare the calls' JSON columns.
     query = select(Call).where(Call.id.in_(open_findings)).options(
-        selectinload(Call.findings), selectinload(Call.agent).selectinload(Agent.team)
+        selectinload(Call.findings), selectinload(Call.unheard), selectinload(Call.agent).selectinload(Agent.team)
     )
     if period.start is not None:
         query = query.where(Call.started_at >= period.start)
@@ -103,7 +118,8 @@ def flagged_calls(
             team=call.agent.team.name if call.agent and call.agent.team else None,
             started_at=call.started_at,
             score=call.qa_score,
-            findings=tuple(FindingView.of(f, privacy) for f in call.findings if f.status == FindingStatus.OPEN),
+            findings=tuple(FindingView.of(f, privacy) for f in call.findings if f.status in statuses),
+            unheard_agent_s=round(sum(s.end_s - s.start_s for s in call.unheard if s.role == "agent"), 3),
         )
         for call in calls
     ]
@@ -142,14 +158,21 @@ def file_appeal(
         raise ReviewError(f"finding {finding_id} is on a call of agent {call_agent or '(unknown)'}, not {agent}")
     if finding.status == FindingStatus.OVERTURNED:
         raise ReviewError(f"finding {finding_id} is already overturned: nothing to appeal")
+    if finding.status == FindingStatus.UNCERTAIN:
+        raise ReviewError(
+            f"finding {finding_id} is uncertain ({finding.doubt or 'its evidence was heard poorly'}): it deducts "
+            "nothing until a monitor confirms it, so there is nothing to appeal yet"
+        )
     _refuse_if_final(finding)
     if pending := _pending_appeal(finding):
         raise ReviewError(f"finding {finding_id} already has a pending appeal ({pending.id})")
-    deadline = finding.created_at + timedelta(days=window_days)
+    since = deducting_since(finding)
+    deadline = since + timedelta(days=window_days)
     if now > deadline:
+        what = "it was raised" if since == finding.created_at else "a monitor confirmed it"
         raise ReviewError(
             f"the appeal window for finding {finding_id} closed on {deadline:%Y-%m-%d %H:%M} UTC "
-            f"({window_days} days after it was raised)"
+            f"({window_days} days after {what})"
         )
     if not reason.strip():
         raise ReviewError("an appeal needs a reason")
@@ -195,8 +218,9 @@ def calibration(session: Session, *, month: str | None = None, timezone: str = D
     result = []
     for rule in rules:
         confirmed, overturned = counts[(rule, FindingStatus.CONFIRMED)], counts[(rule, FindingStatus.OVERTURNED)]
-        total = confirmed + overturned + counts[(rule, FindingStatus.OPEN)]
-        result.append(RuleCalibration(rule, total, confirmed + overturned, confirmed, overturned))
+        uncertain = counts[(rule, FindingStatus.UNCERTAIN)]
+        total = confirmed + overturned + counts[(rule, FindingStatus.OPEN)] + uncertain
+        result.append(RuleCalibration(rule, total, confirmed + overturned, confirmed, overturned, uncertain))
     return result
 
 
@@ -266,11 +290,12 @@ def review_as(
     seen_version: int | None = None,
 ) -> FindingRecord:
     """A logged-in monitor's decision: the finding must be on a call they may see (else it is
-    not found); deciding the last open finding of a call assigned to them finishes that call."""
+    not found); deciding the last finding not yet ruled on (open or uncertain) of a call assigned
+    to them finishes that call."""
     visible_finding(session, finding_id, viewer)
     finding = review_finding(session, finding_id, confirm=confirm, reviewer=viewer.username, comment=comment.strip(),
                              now=now, seen_version=seen_version)
-    if not any(f.status == FindingStatus.OPEN for f in finding.call.findings):
+    if not any(f.status in UNDECIDED for f in finding.call.findings):
         finish_assignment(session, finding.call.call_id, viewer.username, now)
     return finding
 

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Exists, and_, case, distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from qcpipe.accounts.roles import Viewer
+from qcpipe.calls import UNDECIDED
 from qcpipe.periods import days_period
 from qcpipe.store.models import Agent, Call, CallStatus, FindingRecord, FindingStatus, ReviewAssignment, Team
 
@@ -25,7 +26,8 @@ PAGE_SIZE = 50
 class ReviewState(StrEnum):
     """Which calls by the state of their findings."""
 
-    OPEN = "open"  # with findings no monitor has decided yet (the flagged calls)
+    OPEN = "open"  # with findings no monitor has decided yet, open or uncertain (the flagged calls)
+    UNCERTAIN = "uncertain"  # with uncertain findings (doubtful evidence, deducting nothing until confirmed)
     REVIEWED = "reviewed"  # with findings, all decided
     CLEAN = "clean"  # no finding at all
     ANY = "any"
@@ -54,9 +56,14 @@ class WorklistRow:
     started_at: datetime | None
     duration_s: float | None
     score: float | None
-    open_findings: int
+    open_findings: int  # open: deducting, not yet ruled on
     findings: int
     assigned_to: str | None
+    uncertain_findings: int = 0  # uncertain: not yet ruled on, deducting nothing until confirmed
+
+    @property
+    def undecided(self) -> int:
+        return self.open_findings + self.uncertain_findings
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class WorklistPage:
     page: int
     page_size: int
     filters: WorklistFilters = field(default_factory=WorklistFilters)
+    uncertain_findings: int = 0  # uncertain findings on those calls
 
     @property
     def pages(self) -> int:
@@ -80,6 +88,8 @@ def worklist(
     """The calls the viewer may see that match `filters`, worst score first (then newest)."""
     finding_filter = [FindingRecord.rule_id == filters.rule] if filters.rule else []
     is_open = FindingRecord.status == FindingStatus.OPEN
+    is_uncertain = FindingRecord.status == FindingStatus.UNCERTAIN
+    undecided = FindingRecord.status.in_(UNDECIDED)
 
     def with_findings(*more: ColumnElement[bool]) -> Exists:
         # SELECT call_pk, not *: SQLite then reads the index alone
@@ -102,21 +112,29 @@ def worklist(
             ReviewAssignment.monitor == filters.assigned_to, ReviewAssignment.done_at.is_(None))))
     state: list[ColumnElement[bool]] = []  # what the call's findings must be
     if filters.state is ReviewState.OPEN:
-        state.append(with_findings(is_open))
+        state.append(with_findings(undecided))
+    elif filters.state is ReviewState.UNCERTAIN:
+        state.append(with_findings(is_uncertain))
     elif filters.state is ReviewState.REVIEWED:
-        state.append(and_(with_findings(), ~with_findings(is_open)))
+        state.append(and_(with_findings(), ~with_findings(undecided)))
     elif filters.state is ReviewState.CLEAN:
         state.append(~with_findings())
     elif filters.rule:
         state.append(with_findings())
     if filters.state is ReviewState.OPEN:
-        # Each call listed has open findings: counting those findings counts the calls too, in one pass.
-        totals = select(func.count(distinct(FindingRecord.call_pk)), func.count()).join(
-            Call, Call.id == FindingRecord.call_pk).where(is_open, *finding_filter, *conditions)
+        # Each call listed has findings not yet ruled on: counting those findings counts the calls
+        # too, in one pass.
+        totals = select(func.count(distinct(FindingRecord.call_pk)), func.sum(case((is_open, 1), else_=0)),
+                        func.sum(case((is_uncertain, 1), else_=0))).join(
+            Call, Call.id == FindingRecord.call_pk).where(undecided, *finding_filter, *conditions)
     else:
-        open_here = select(func.count()).where(FindingRecord.call_pk == Call.id, is_open, *finding_filter).scalar_subquery()
-        totals = select(func.count(), func.coalesce(func.sum(open_here), 0)).select_from(Call).where(*conditions, *state)
-    total, open_total = session.execute(totals).one()
+        def count_here(status: ColumnElement[bool]):  # noqa: ANN202 - a scalar subquery
+            return select(func.count()).where(FindingRecord.call_pk == Call.id, status, *finding_filter).scalar_subquery()
+
+        totals = select(func.count(), func.sum(count_here(is_open)), func.sum(count_here(is_uncertain))).select_from(
+            Call).where(*conditions, *state)
+    total, open_total, uncertain_total = session.execute(totals).one()
+    open_total, uncertain_total = int(open_total or 0), int(uncertain_total or 0)
     page = max(1, page)
     # The page's keys first (ix_calls_worklist gives this order without sorting), then its rows.
     ids = list(session.scalars(
@@ -126,11 +144,12 @@ def worklist(
         .limit(page_size)
     ))
     if not ids:
-        return WorklistPage((), int(total), int(open_total), page, page_size, filters)
+        return WorklistPage((), int(total), open_total, page, page_size, filters, uncertain_total)
     calls = {call.id: call for call in session.scalars(
         select(Call).where(Call.id.in_(ids)).options(selectinload(Call.agent).selectinload(Agent.team)))}
-    counts = {pk: (int(all_n), int(open_n)) for pk, all_n, open_n in session.execute(
-        select(FindingRecord.call_pk, func.count(), func.sum(case((is_open, 1), else_=0)))
+    counts = {pk: (int(all_n), int(open_n), int(uncertain_n)) for pk, all_n, open_n, uncertain_n in session.execute(
+        select(FindingRecord.call_pk, func.count(), func.sum(case((is_open, 1), else_=0)),
+               func.sum(case((is_uncertain, 1), else_=0)))
         .where(FindingRecord.call_pk.in_(ids), *finding_filter).group_by(FindingRecord.call_pk))}
     assigned = dict(session.execute(
         select(ReviewAssignment.call_pk, ReviewAssignment.monitor).where(
@@ -139,15 +158,15 @@ def worklist(
     rows = []
     for pk in ids:
         call = calls[pk]
-        all_n, open_n = counts.get(pk, (0, 0))
+        all_n, open_n, uncertain_n = counts.get(pk, (0, 0, 0))
         rows.append(WorklistRow(
             call_id=call.call_id, agent_id=call.agent.code if call.agent else None,
             agent_name=call.agent.name if call.agent else None,
             team=call.agent.team.name if call.agent and call.agent.team else None, started_at=call.started_at,
             duration_s=call.duration_s, score=call.qa_score, open_findings=open_n, findings=all_n,
-            assigned_to=assigned.get(pk),
+            assigned_to=assigned.get(pk), uncertain_findings=uncertain_n,
         ))
-    return WorklistPage(tuple(rows), int(total), int(open_total), page, page_size, filters)
+    return WorklistPage(tuple(rows), int(total), open_total, page, page_size, filters, uncertain_total)
 
 
 def next_call(session: Session, viewer: Viewer, after_call_id: str, filters: WorklistFilters, *,

@@ -30,6 +30,8 @@ class CallItem(BaseModel):
     started_at: datetime | None
     score: float | None
     open_findings: int
+    uncertain_findings: int = Field(0, description="Findings not yet ruled on whose evidence is doubtful: they "
+                                                   "deduct nothing until a monitor confirms them.")
 
 
 class CallList(BaseModel):
@@ -58,6 +60,14 @@ class FindingOut(BaseModel):
     version: int
     match_kind: str
     speaker: str
+    doubt: str | None = Field(None, description="Why the evidence is doubtful (status uncertain: deducts nothing "
+                                                "until confirmed).")
+
+
+class UnheardOut(BaseModel):
+    role: str
+    start: float
+    end: float
 
 
 class CallOut(BaseModel):
@@ -70,6 +80,8 @@ class CallOut(BaseModel):
     segments: list[SegmentOut]
     findings: list[FindingOut]
     not_applicable: list[dict[str, str]]
+    unheard: list[UnheardOut] = Field(default_factory=list, description="Speech ASR could not transcribe.")
+    unheard_agent_s: float = 0.0
 
 
 class ReviewIn(BaseModel):
@@ -114,17 +126,19 @@ def me(who: Who) -> dict[str, Any]:
 def list_calls(
     request: Request, who: Who, flagged: bool | None = None, agent: str | None = None, team: str | None = None,
     date_from: date | None = None, date_to: date | None = None, rule: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    state: ReviewState | None = None, page: Annotated[int, Query(ge=1)] = 1,
 ) -> CallList:
-    """Calls the user may see; `flagged=true`: only those with open findings. Worst score first."""
+    """Calls the user may see, worst score first; `flagged=true`: only those with findings not yet
+    ruled on (open or uncertain); `state`: open, uncertain, reviewed, clean or any."""
     filters = WorklistFilters(date_from=date_from, date_to=date_to, team=team, agent=agent, rule=rule,
-                              state=ReviewState.OPEN if flagged else ReviewState.ANY)
+                              state=state or (ReviewState.OPEN if flagged else ReviewState.ANY))
     with request.app.state.store.session() as session:
         listing = worklist(session, who.viewer, filters, timezone=request.app.state.settings.timezone, page=page,
                            page_size=API_PAGE_SIZE)
     return CallList(
         items=[CallItem(call_id=r.call_id, agent_id=r.agent_id, team=r.team, started_at=r.started_at, score=r.score,
-                        open_findings=r.open_findings) for r in listing.rows],
+                        open_findings=r.open_findings, uncertain_findings=r.uncertain_findings)
+               for r in listing.rows],
         total=listing.total, page=listing.page, pages=listing.pages,
     )
 
@@ -142,8 +156,10 @@ def get_call(request: Request, who: Who, call_id: str) -> CallOut:
         findings=[FindingOut(id=f.finding.id, rule_id=f.finding.rule_id, title=f.finding.title, start=f.finding.start,
                              end=f.finding.end, quote=f.finding.quote, deduction=f.finding.deduction,
                              status=f.finding.status, version=f.version, match_kind=f.finding.match_kind,
-                             speaker=f.finding.speaker) for f in detail.findings],
+                             speaker=f.finding.speaker, doubt=f.finding.doubt) for f in detail.findings],
         not_applicable=[{"rule_id": rule_id, "reason": reason} for rule_id, reason in detail.not_applicable],
+        unheard=[UnheardOut(role=s.role, start=s.start, end=s.end) for s in detail.unheard],
+        unheard_agent_s=detail.unheard_agent_s,
     )
 
 

@@ -139,7 +139,9 @@ def call_page(request: Request, who: Who, call_id: str) -> Response:
     now = utcnow()
     return render(
         request, "call.html", detail=detail, call=detail.call, context=urlencode(listed),
-        appeal_open={f.finding.id: now <= f.created_at + timedelta(days=settings.appeal_window_days)
+        # The window runs from when the finding began to deduct (an uncertain one has not yet).
+        appeal_open={f.finding.id: f.deducting_since is not None
+                     and now <= f.deducting_since + timedelta(days=settings.appeal_window_days)
                      for f in detail.findings},
         appeal_window_days=settings.appeal_window_days,
         audio_ok=detail.recording.is_file(),

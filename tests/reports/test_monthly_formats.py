@@ -29,14 +29,17 @@ def test_csv_columns_and_values(october, tmp_path):
     to_csv(october, tmp_path / "r.csv")
     with open(tmp_path / "r.csv", encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["agent_id", "agent_name", "team", "calls", "score", "rank", "flags", "team_rank", "change", *COMPLIANCE]
-    assert [row["agent_id"] for row in rows] == ["A4", "A2", "A3", "A6", "A5", "A1"]
-    a1, a2 = rows[-1], rows[1]
+    assert list(rows[0]) == ["agent_id", "agent_name", "team", "calls", "score", "rank", "flags", "team_rank", "change",
+                             "calls_unheard", *COMPLIANCE]
+    # One row an agent, then the center's.
+    assert [row["agent_id"] for row in rows] == ["A4", "A2", "A3", "A6", "A5", "A1", "(center)"]
+    a1, a2, center = rows[-2], rows[1], rows[-1]
     assert a1 == {
         "agent_id": "A1", "agent_name": "王磊", "team": "一组", "calls": "3", "score": "75.2", "rank": "6",
         "flags": "below_pass_line;bottom_10_percent;failing_3_months", "team_rank": "3", "change": "1.2",
-        "compliance.greeting": "0.3333", "compliance.closing": "1.0", "compliance.hold_notice": "0.0",
+        "calls_unheard": "0", "compliance.greeting": "0.3333", "compliance.closing": "1.0", "compliance.hold_notice": "0.0",
     }
+    assert (center["calls"], center["score"], center["calls_unheard"], center["rank"]) == ("9", "84.2", "0", "")
     assert (a2["change"], a2["compliance.closing"], a2["flags"]) == ("", "", "")
 
 

@@ -20,7 +20,7 @@ def test_the_call_list_all_or_flagged(browser) -> None:
     assert set(everything) == {"items", "total", "page", "pages"}
     assert (everything["total"], everything["page"], everything["pages"]) == (len(CALLS), 1, 1)
     items = everything["items"]
-    assert set(items[0]) == {"call_id", "agent_id", "team", "started_at", "score", "open_findings"}
+    assert set(items[0]) == {"call_id", "agent_id", "team", "started_at", "score", "open_findings", "uncertain_findings"}
     assert {i["call_id"]: i["score"] for i in items} == SCORES
     assert [i["score"] for i in items] == sorted(SCORES.values())  # worst first
     c01 = next(i for i in items if i["call_id"] == "C01")
@@ -55,7 +55,8 @@ def test_the_call_list_in_pages(browser, monkeypatch) -> None:
 def test_one_call(browser) -> None:
     body = browser("monitor1").get("/api/calls/C01").json()
     assert set(body) == {"call_id", "agent_id", "team", "started_at", "duration_s", "score", "segments", "findings",
-                         "not_applicable"}
+                         "not_applicable", "unheard", "unheard_agent_s"}
+    assert (body["unheard"], body["unheard_agent_s"]) == ([], 0.0)
     assert (body["call_id"], body["agent_id"], body["team"], body["score"], body["duration_s"]) == \
         ("C01", "A03", "一组", 75.0, 17.0)
     assert [s["role"] for s in body["segments"]] == ["agent", "customer", "agent", "customer", "agent"]
@@ -64,8 +65,8 @@ def test_one_call(browser) -> None:
     assert {f["rule_id"] for f in body["findings"]} == {"greeting", "forbidden_phrase"}
     finding = next(f for f in body["findings"] if f["rule_id"] == "forbidden_phrase")
     assert set(finding) == {"id", "rule_id", "title", "start", "end", "quote", "deduction", "status", "version",
-                            "match_kind", "speaker"}
-    assert (finding["status"], finding["version"], finding["speaker"]) == ("open", 1, "agent")
+                            "match_kind", "speaker", "doubt"}
+    assert (finding["status"], finding["version"], finding["speaker"], finding["doubt"]) == ("open", 1, "agent", None)
     assert "这不关我的事" in finding["quote"] and finding["deduction"] == 20
     assert all(set(n) == {"rule_id", "reason"} for n in body["not_applicable"])
     assert browser("monitor1").get("/api/calls/C99").status_code == 404

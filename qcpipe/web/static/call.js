@@ -47,7 +47,8 @@
     const finding = target.closest("[data-finding-id]");
     if (finding) { select(findings.indexOf(finding), true); return; }
     const utterance = target.closest(".utterance");
-    light(parseFloat(utterance.dataset.start), parseFloat(utterance.dataset.end));
+    if (utterance) light(parseFloat(utterance.dataset.start), parseFloat(utterance.dataset.end));
+    else if (target.dataset.end) light(parseFloat(target.dataset.seek), parseFloat(target.dataset.end));  // an unheard span listed
     seek(parseFloat(target.dataset.seek), true);
   });
   utterances.forEach(function (u) {
@@ -90,7 +91,7 @@
     graph.context.resume();
   });
 
-  const labels = { open: "待复核 open", confirmed: "已确认 confirmed", overturned: "已推翻 overturned" };
+  const labels = { open: "待复核 open", uncertain: "待确认 uncertain", confirmed: "已确认 confirmed", overturned: "已推翻 overturned" };
 
   async function decide(finding, decision) {
     const comment = finding.querySelector('input[name="comment"]');
@@ -108,6 +109,15 @@
     finding.querySelector('input[name="version"]').value = body.version;
     finding.className = finding.className.replace(/status-\w+/, "status-" + body.status);
     finding.querySelector("[data-status]").textContent = labels[body.status] || body.status;
+    if (body.status !== "uncertain") {
+      // Ruled on: a confirmed uncertain finding now deducts; an overturned one never will.
+      const pending = finding.querySelector("[data-uncertain-note]");
+      if (pending) pending.remove();
+      const deduction = finding.querySelector("[data-deduction]");
+      if (deduction) deduction.classList.remove("pending");
+      const summary = document.getElementById("uncertain-summary");
+      if (summary && !document.querySelector(".finding.status-uncertain")) summary.remove();
+    }
     note.classList.remove("refused");
     note.textContent = "已" + (decision === "confirm" ? "确认" : "推翻") + " · saved";
     const score = document.getElementById("call-score");
