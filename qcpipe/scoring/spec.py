@@ -249,6 +249,7 @@ class EvidenceSettings:
     """When a missing phrase is too poorly heard to deduct for (documented on `Evidence`)."""
 
     doubtful_confidence: float = 0.0
+    doubtful_min_chars: int = 6
     doubtful_near_miss: float = 1.0
 
 
@@ -263,13 +264,17 @@ class Evidence(SpecModel):
         EvidenceSettings.doubtful_confidence,
         description="A missing phrase's window heard with a mean word probability under this is doubtful "
                     "(0 = never).")
+    doubtful_min_chars: Annotated[int, Bounds("threshold", 1)] = Field(
+        EvidenceSettings.doubtful_min_chars,
+        description="A window of fewer characters is not judged by its word probabilities: Whisper gives a "
+                    "short reply (你说, 喂) low probabilities even when it heard it right.")
     doubtful_near_miss: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
         EvidenceSettings.doubtful_near_miss,
         description="…and so is one whose nearest wording scored at least this, though under the match "
                     "threshold (1 = never).")
 
     def settings(self) -> EvidenceSettings:
-        return EvidenceSettings(self.doubtful_confidence, self.doubtful_near_miss)
+        return EvidenceSettings(self.doubtful_confidence, self.doubtful_min_chars, self.doubtful_near_miss)
 
 
 # --- matching settings -------------------------------------------------------------------------

@@ -111,3 +111,11 @@ def test_without_an_evidence_section_nothing_is_uncertain():
     rulebook = parse_rulebook(DOUBTFUL.replace("evidence: {doubtful_confidence: 0.5, doubtful_near_miss: 0.7}\n", ""))
     (finding,) = score_call(heard_with(make_call([["agent", 1.0, 4.0, "请问有什么可以帮您？"]]), 0.1), rulebook).findings
     assert finding.doubt == ""
+
+
+def test_a_short_reply_is_not_judged_by_its_word_probabilities():
+    """Whisper gives 你说 low probabilities even when it heard it right: a window that short
+    missing the greeting is a plain finding."""
+    rulebook = parse_rulebook(DOUBTFUL)
+    (finding,) = score_call(heard_with(make_call([["agent", 1.0, 2.0, "你说"]]), 0.05), rulebook).findings
+    assert finding.doubt == ""

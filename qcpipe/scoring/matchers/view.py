@@ -96,11 +96,13 @@ class CallView:
     def doubt(self, indices: Sequence[int], nearest: tuple[str, float] | None) -> str:
         """Why the absence of a phrase from the window `indices` is doubtful ("" if it is not):
         the window was heard with low confidence, or what was heard nearly is the phrase."""
-        probabilities = [word.probability for i in indices for word in self.segments[i].words]
-        confidence = sum(probabilities) / len(probabilities) if probabilities else 1.0
-        if confidence < self.doubt_settings.doubtful_confidence:
+        settings = self.doubt_settings
+        words = [word for i in indices for word in self.segments[i].words]
+        confidence = sum(w.probability for w in words) / len(words) if words else 1.0
+        judged = sum(len(w.text) for w in words) >= settings.doubtful_min_chars
+        if judged and confidence < settings.doubtful_confidence:
             return f"the window was heard with low confidence (mean word probability {confidence:.2f})"
-        if nearest and nearest[1] >= self.doubt_settings.doubtful_near_miss:
+        if nearest and nearest[1] >= settings.doubtful_near_miss:
             return f"what was heard nearly matches: {nearest[0]} ({nearest[1]:.2f})"
         return ""
 

@@ -1,0 +1,64 @@
+"""Degraded recordings end to end: every kind of degradation of the robustness corpus
+(tests/helpers/degrade.py) on a few dev calls, through the real pipeline into SQLite.
+
+The agent is charged only for what the agent demonstrably said or did not say: on every
+variant a clean call gets no deduction and a call's labelled violations are still found. The
+whole table over the corpus is scripts/bench_robustness.py's; this is CI's small share of it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from qcpipe.ingest import read_manifest
+from qcpipe.pipeline import run_batch
+from qcpipe.scoring import load_rulebook
+from sqlalchemy import select
+
+from qcpipe.store import Call, FindingStatus, open_database
+from qcpipe.store import repository as repo
+from tests.helpers.calls import dev_label
+from tests.helpers.degrade import available_variants, degrade_corpus
+from tests.helpers.paths import DEV_CORPUS
+
+pytestmark = pytest.mark.asr
+
+CLEAN_CALL = "D110001"
+VIOLATING_CALL = "D110011"  # a 服务禁语 and an unannounced hold: one presence and one absence check
+
+
+@pytest.fixture(scope="module", params=available_variants())
+def variant_results(request, tmp_path_factory, transcriber):
+    """(variant, violations by call, uncertain findings, not-applicable checks) of the two calls."""
+    variant = request.param
+    folder = degrade_corpus(DEV_CORPUS, tmp_path_factory.mktemp(variant), variant, [CLEAN_CALL, VIOLATING_CALL])
+    database = open_database(f"sqlite:///{folder / 'qcpipe.db'}")
+    try:
+        summary = run_batch(read_manifest(folder / "calls.csv"), database, lambda: transcriber,
+                            asr_fingerprint=transcriber.options.fingerprint(), workers=transcriber.workers,
+                            rulebook=load_rulebook())
+        assert summary.failed == 0, summary.failures
+        with database.session() as session:
+            violations = repo.violations_by_call(session)
+            uncertain = [(call.call_id, f.rule_id, f.doubt) for call, f in repo.iter_findings(session)
+                         if f.status == FindingStatus.UNCERTAIN]
+            not_applicable = {call.call_id: call.not_applicable for call in session.scalars(select(Call))}
+    finally:
+        database.dispose()
+    return variant, violations, uncertain, not_applicable
+
+
+def test_a_clean_call_is_not_charged(variant_results):
+    variant, violations, uncertain, _ = variant_results
+    assert violations[CLEAN_CALL] == set(), variant
+    assert not [u for u in uncertain if u[0] == CLEAN_CALL], variant
+
+
+def test_the_labelled_violations_are_found_and_nothing_else(variant_results):
+    variant, violations, _, not_applicable = variant_results
+    assert violations[VIOLATING_CALL] == set(dev_label(VIOLATING_CALL)["violations"]), (variant, not_applicable)
+
+
+def test_no_check_is_left_out_of_these_calls(variant_results):
+    variant, _, _, not_applicable = variant_results
+    assert not_applicable == {CLEAN_CALL: [], VIOLATING_CALL: []}, variant
