@@ -160,8 +160,13 @@ class Transcriber:
             total += block.shape[1]
             buffer = block if carry is None or not carry.shape[1] else np.concatenate([carry, block], axis=1)
             heard = self._separated(buffer, lanes)
-            regions = [_Region(lane, s, e) for lane, (channel, _) in enumerate(lanes)
-                       for s, e in self._speech_regions(heard[channel])]
+            regions = []
+            for lane, (channel, _) in enumerate(lanes):
+                own, quieted = self._own_speech(heard[channel])
+                if quieted is not None:
+                    heard = heard.copy() if heard is buffer else heard
+                    heard[channel] = quieted
+                regions += [_Region(lane, s, e) for s, e in own]
             cut = buffer.shape[1] if last else _safe_cut(regions, buffer.shape[1])
             done = [_Region(r.lane, r.start, min(r.end, cut)) for r in regions if r.start < cut]
             speech += [SpeechRegion(lanes[r.lane][0], lanes[r.lane][1], (offset + r.start) / SAMPLE_RATE,
@@ -234,6 +239,18 @@ class Transcriber:
                                              round(at + float(raw_word.end), 3), round(float(raw_word.probability), 4))))
         return words
 
+    def _own_speech(self, samples: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray | None]:
+        """The party's speech regions on its channel and, where other voices are under it, the
+        channel with them turned down (to decode), else None."""
+        regions = self._speech_regions(samples)
+        below = self.options.background_below_db
+        if below <= 0:
+            return regions, None
+        own = voice.own_speech(samples, regions, below)
+        if voice.background_s(regions, own) < voice.ROOM_PRESENT_S:
+            return own, None
+        return own, voice.quiet_background(samples, below)
+
     def _speech_regions(self, samples: np.ndarray) -> list[tuple[int, int]]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -243,10 +260,7 @@ class Transcriber:
             speech_pad_ms=self.options.vad_pad_ms,
             max_speech_duration_s=MAX_CHUNK_S,
         )
-        regions = [(ts["start"], ts["end"]) for ts in get_speech_timestamps(samples, vad)]
-        if self.options.background_below_db > 0:
-            regions = voice.own_speech(samples, regions, self.options.background_below_db)
-        return regions
+        return [(ts["start"], ts["end"]) for ts in get_speech_timestamps(samples, vad)]
 
     def _decode_regions(
         self, buffer: np.ndarray, channel: int, regions: list[_Region], offset: int

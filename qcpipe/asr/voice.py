@@ -28,7 +28,19 @@ ENVELOPE_FRAMES = 15  # levels smoothed by a 300 ms running maximum: syllable ga
 # the speaker's (a sentence often ends 12+ dB under its loudest syllables), and the VAD's own
 # padding (400 ms) must not be cut away.
 MIN_BACKGROUND_S = 1.5
-MIN_OWN_S = 0.3  # an island of level this short inside background is a peak of the babble
+MIN_OWN_S = 0.3  # a region with less than this at the speaker's level is not the speaker
+# A piece cut out of the room's voices needs more: one loud frame of the room is already 0.3 s
+# of envelope.
+MIN_OWN_IN_ROOM_S = 0.5
+# A stretch at the speaker's level most of the time is the speaker; one where the level is
+# reached only here and there is the room's loudest moments (the speaker's envelope stays up
+# through a sentence: syllable gaps are shorter than the 300 ms running maximum).
+OWN_SHARE = 0.5
+# Other voices in at least this much of a block's voiced time: the room is on the channel, and
+# it is turned down (`quiet_background`) before decoding. A clean channel has none.
+ROOM_PRESENT_S = 3.0
+ROOM_GAIN_DB = -20.0  # how far the room is turned down
+GATE_FRAMES = 3  # the decoding gate follows a 60 ms envelope: the room is turned down between words too
 # Voiced time within this distance of a recognised word counts as heard (VAD padding, word
 # timing slop).
 HEARD_SLACK_S = 0.5
@@ -53,21 +65,44 @@ def own_speech(samples: np.ndarray, regions: list[tuple[int, int]], below_db: fl
             kept.append((start, end))
             continue
         # Background runs long enough to matter split the region; short ones are bridged.
-        pieces: list[list[int]] = [[]]  # each: the frames (relative to `first`) of one piece
-        for run_start, run_end, is_own in runs:
+        pieces: list[list[tuple[int, int, bool]]] = [[]]  # the runs of each piece
+        for run in runs:
+            run_start, run_end, is_own = run
             if not is_own and (run_end - run_start) * FRAME >= MIN_BACKGROUND_S * SAMPLE_RATE:
                 pieces.append([])
             else:
-                pieces[-1].extend((run_start, run_end))
+                pieces[-1].append(run)
+        minimum = MIN_OWN_S if len(pieces) == 1 else MIN_OWN_IN_ROOM_S
         for piece in pieces:
-            if not piece:
+            own_runs = [run_end - run_start for run_start, run_end, is_own in piece if is_own]
+            if not own_runs:
                 continue
-            own_frames = int(own[first + piece[0]:first + piece[-1]].sum())
-            piece_start = max(start, (first + piece[0]) * FRAME)
-            piece_end = min(end, (first + piece[-1]) * FRAME)
-            if own_frames * FRAME >= MIN_OWN_S * SAMPLE_RATE and piece_end > piece_start:
+            span = piece[-1][1] - piece[0][0]
+            # One stretch at the speaker's level (a short 好的 in its VAD padding) is the speaker;
+            # several, reaching the level only here and there, are the room's loudest moments.
+            dense = len(own_runs) == 1 or sum(own_runs) >= OWN_SHARE * span
+            piece_start = max(start, (first + piece[0][0]) * FRAME)
+            piece_end = min(end, (first + piece[-1][1]) * FRAME)
+            if sum(own_runs) * FRAME >= minimum * SAMPLE_RATE and dense and piece_end > piece_start:
                 kept.append((piece_start, piece_end))
     return kept
+
+
+def background_s(regions: list[tuple[int, int]], own: list[tuple[int, int]]) -> float:
+    """Seconds of voice activity that `own_speech` found to be other voices."""
+    return (sum(e - s for s, e in regions) - sum(e - s for s, e in own)) / SAMPLE_RATE
+
+
+def quiet_background(samples: np.ndarray, below_db: float) -> np.ndarray:
+    """The channel with everything more than `below_db` under its own speaker turned down by
+    `ROOM_GAIN_DB`, on a 60 ms envelope: between the speaker's words and after their last one
+    the room no longer speaks, so Whisper does not decode it or lose a word's end in it."""
+    own_level = np.percentile(_envelope_db(samples), OWN_LEVEL_PERCENTILE)
+    envelope = _envelope_db(samples, GATE_FRAMES)
+    gain = np.where(envelope >= own_level - below_db, 1.0, 10 ** (ROOM_GAIN_DB / 20))
+    # Per-sample gain, ramped over a frame so that the gate does not click.
+    ramp = np.convolve(np.repeat(gain, FRAME), np.ones(FRAME) / FRAME, mode="same")
+    return (samples * ramp[: len(samples)]).astype(np.float32)
 
 
 def unheard(regions: list[tuple[float, float]], words: list[tuple[float, float]],
@@ -100,14 +135,15 @@ def _merged(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(start, end) for start, end in merged]
 
 
-def _envelope_db(samples: np.ndarray) -> np.ndarray:
-    frames = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
-    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+def _envelope_db(samples: np.ndarray, width: int = ENVELOPE_FRAMES) -> np.ndarray:
+    """Each 20 ms frame's level (dB), as the running maximum over `width` frames."""
+    framed = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
+    level = 10 * np.log10(np.mean(framed ** 2, axis=1) + 1e-12)
     if len(samples) % FRAME:  # the last partial frame counts as the one before it
         level = np.append(level, level[-1])
-    half = ENVELOPE_FRAMES // 2
+    half = width // 2
     padded = np.pad(level, (half, half), constant_values=-120.0)
-    return sliding_window_view(padded, ENVELOPE_FRAMES).max(axis=1)
+    return sliding_window_view(padded, width).max(axis=1)
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int, bool]]:

@@ -251,6 +251,7 @@ class EvidenceSettings:
     doubtful_confidence: float = 0.0
     doubtful_min_chars: int = 6
     doubtful_near_miss: float = 1.0
+    near_miss_confidence: float = 1.0
 
 
 class Evidence(SpecModel):
@@ -270,11 +271,16 @@ class Evidence(SpecModel):
                     "short reply (你说, 喂) low probabilities even when it heard it right.")
     doubtful_near_miss: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
         EvidenceSettings.doubtful_near_miss,
-        description="…and so is one whose nearest wording scored at least this, though under the match "
-                    "threshold (1 = never).")
+        description="A missing phrase whose nearest wording scored at least this (under the match threshold) "
+                    "is doubtful when the window was also heard with a mean word probability under "
+                    "`near_miss_confidence`: a phrase said and misheard (稍等 → 稍总) looks like this (1 = never).")
+    near_miss_confidence: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
+        EvidenceSettings.near_miss_confidence,
+        description="See `doubtful_near_miss`; 1 = a near miss is doubtful however clearly it was heard.")
 
     def settings(self) -> EvidenceSettings:
-        return EvidenceSettings(self.doubtful_confidence, self.doubtful_min_chars, self.doubtful_near_miss)
+        return EvidenceSettings(self.doubtful_confidence, self.doubtful_min_chars, self.doubtful_near_miss,
+                                self.near_miss_confidence)
 
 
 # --- matching settings -------------------------------------------------------------------------

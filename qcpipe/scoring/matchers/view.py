@@ -102,8 +102,9 @@ class CallView:
         judged = sum(len(w.text) for w in words) >= settings.doubtful_min_chars
         if judged and confidence < settings.doubtful_confidence:
             return f"the window was heard with low confidence (mean word probability {confidence:.2f})"
-        if nearest and nearest[1] >= settings.doubtful_near_miss:
-            return f"what was heard nearly matches: {nearest[0]} ({nearest[1]:.2f})"
+        if nearest and nearest[1] >= settings.doubtful_near_miss and confidence < settings.near_miss_confidence:
+            return (f"what was heard nearly matches {nearest[0]} ({nearest[1]:.2f}) and was heard with "
+                    f"mean word probability {confidence:.2f}")
         return ""
 
     def span_text(self, indices: Sequence[int]) -> tuple[str, float, float]:
