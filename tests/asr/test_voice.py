@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qcpipe.asr import load_audio
-from qcpipe.asr.voice import own_speech, unheard
+from qcpipe.asr.voice import background_s, own_speech, quiet_background, unheard
 from tests.helpers.paths import DEV_CORPUS
 
 RATE = 16_000
@@ -33,9 +33,8 @@ def test_a_clean_channel_keeps_its_regions(agent: np.ndarray) -> None:
     assert own_speech(agent, regions, 12.0) == regions
 
 
-def test_room_voices_under_the_agent_are_not_the_agents_speech(agent: np.ndarray) -> None:
-    """Other calls' agents 15 dB under this one, over the whole call: voice activity finds
-    speech nearly everywhere; the agent's own speech is what is left after the level gate."""
+def with_room(agent: np.ndarray) -> np.ndarray:
+    """Other calls' agents 15 dB under this one, over the whole call."""
     others = [load_audio(DEV_CORPUS / "audio" / name).samples[0] for name in ("D110020.flac", "D110033.wav", "D110047.wav")]
     babble = np.zeros_like(agent)
     for other in others:
@@ -45,7 +44,13 @@ def test_room_voices_under_the_agent_are_not_the_agents_speech(agent: np.ndarray
     power = np.mean(frames ** 2, axis=1)
     active_rms = np.sqrt(np.mean(power[power > np.percentile(power, 60)]))
     babble *= active_rms * 10 ** (-15 / 20) / np.sqrt(np.mean(babble ** 2))
-    mixed = agent + babble
+    return agent + babble
+
+
+def test_room_voices_under_the_agent_are_not_the_agents_speech(agent: np.ndarray) -> None:
+    """Voice activity finds speech nearly everywhere; the agent's own speech is what is left
+    after the level gate."""
+    mixed = with_room(agent)
     clean_regions = vad_regions(agent)
     noisy_regions = vad_regions(mixed)
     assert seconds(noisy_regions) > seconds(clean_regions) + 5  # the room fills the pauses
@@ -69,3 +74,20 @@ def test_unheard_is_voiced_time_no_word_covers() -> None:
     assert unheard([(0.0, 3.0)], [], 2.0) == [(0.0, 3.0)]
     # VAD cuts one stretch of speech at every pause: touching regions are one stretch.
     assert unheard([(0.0, 1.5), (1.5, 2.5), (2.5, 3.2)], [], 2.0) == [(0.0, 3.2)]
+
+
+def test_the_room_is_turned_down_between_the_agents_words(agent: np.ndarray) -> None:
+    mixed = with_room(agent)
+    room = mixed - agent
+    regions = vad_regions(agent)
+    assert background_s(vad_regions(mixed), own_speech(mixed, vad_regions(mixed), 12.0)) > 3.0  # the room is there
+    quieted = quiet_background(mixed, 12.0)
+    silent = np.ones(len(agent), bool)
+    for start, end in regions:
+        silent[start:end] = False
+    # Where the agent is silent, the room is at least 15 dB quieter than it was …
+    before = np.sum(room[silent] ** 2)
+    assert np.sum(quieted[silent] ** 2) < before * 10 ** (-15 / 10)
+    # … and the agent's speech is nearly all still there.
+    speech = ~silent
+    assert np.sum((quieted[speech] - mixed[speech]) ** 2) < 0.05 * np.sum(agent[speech] ** 2)
