@@ -160,13 +160,8 @@ class Transcriber:
             total += block.shape[1]
             buffer = block if carry is None or not carry.shape[1] else np.concatenate([carry, block], axis=1)
             heard = self._separated(buffer, lanes)
-            regions = []
-            for lane, (channel, _) in enumerate(lanes):
-                own, quieted = self._own_speech(heard[channel])
-                if quieted is not None:
-                    heard = heard.copy() if heard is buffer else heard
-                    heard[channel] = quieted
-                regions += [_Region(lane, s, e) for s, e in own]
+            regions = [_Region(lane, s, e) for lane, (channel, _) in enumerate(lanes)
+                       for s, e in self._own_speech(heard[channel])]
             cut = buffer.shape[1] if last else _safe_cut(regions, buffer.shape[1])
             done = [_Region(r.lane, r.start, min(r.end, cut)) for r in regions if r.start < cut]
             speech += [SpeechRegion(lanes[r.lane][0], lanes[r.lane][1], (offset + r.start) / SAMPLE_RATE,
@@ -239,17 +234,18 @@ class Transcriber:
                                              round(at + float(raw_word.end), 3), round(float(raw_word.probability), 4))))
         return words
 
-    def _own_speech(self, samples: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray | None]:
-        """The party's speech regions on its channel and, where other voices are under it, the
-        channel with them turned down (to decode), else None."""
+    def _own_speech(self, samples: np.ndarray) -> list[tuple[int, int]]:
+        """The party's speech regions on its channel, without the room's voices under it.
+
+        Only the timeline and what is decoded leave the room out; the audio decoded is not
+        changed: turning the room down between the agent's words (a 60 ms gate, −20 dB, or a
+        300 ms one, −10 dB) made Whisper lose more first and last syllables than the room cost
+        (dev calls with babble 15 dB under the agent: micro-F1 0.898 without, 0.836 and 0.898
+        with, 2 clean calls charged without, 5 and 3 with)."""
         regions = self._speech_regions(samples)
-        below = self.options.background_below_db
-        if below <= 0:
-            return regions, None
-        own = voice.own_speech(samples, regions, below)
-        if voice.background_s(regions, own) < voice.ROOM_PRESENT_S:
-            return own, None
-        return own, voice.quiet_background(samples, below)
+        if self.options.background_below_db <= 0:
+            return regions
+        return voice.own_speech(samples, regions, self.options.background_below_db)
 
     def _speech_regions(self, samples: np.ndarray) -> list[tuple[int, int]]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps

@@ -36,11 +36,6 @@ MIN_OWN_IN_ROOM_S = 0.5
 # reached only here and there is the room's loudest moments (the speaker's envelope stays up
 # through a sentence: syllable gaps are shorter than the 300 ms running maximum).
 OWN_SHARE = 0.5
-# Other voices in at least this much of a block's voiced time: the room is on the channel, and
-# it is turned down (`quiet_background`) before decoding. A clean channel has none.
-ROOM_PRESENT_S = 3.0
-ROOM_GAIN_DB = -20.0  # how far the room is turned down
-GATE_FRAMES = 3  # the decoding gate follows a 60 ms envelope: the room is turned down between words too
 # Voiced time within this distance of a recognised word counts as heard (VAD padding, word
 # timing slop).
 HEARD_SLACK_S = 0.5
@@ -86,23 +81,6 @@ def own_speech(samples: np.ndarray, regions: list[tuple[int, int]], below_db: fl
             if sum(own_runs) * FRAME >= minimum * SAMPLE_RATE and dense and piece_end > piece_start:
                 kept.append((piece_start, piece_end))
     return kept
-
-
-def background_s(regions: list[tuple[int, int]], own: list[tuple[int, int]]) -> float:
-    """Seconds of voice activity that `own_speech` found to be other voices."""
-    return (sum(e - s for s, e in regions) - sum(e - s for s, e in own)) / SAMPLE_RATE
-
-
-def quiet_background(samples: np.ndarray, below_db: float) -> np.ndarray:
-    """The channel with everything more than `below_db` under its own speaker turned down by
-    `ROOM_GAIN_DB`, on a 60 ms envelope: between the speaker's words and after their last one
-    the room no longer speaks, so Whisper does not decode it or lose a word's end in it."""
-    own_level = np.percentile(_envelope_db(samples), OWN_LEVEL_PERCENTILE)
-    envelope = _envelope_db(samples, GATE_FRAMES)
-    gain = np.where(envelope >= own_level - below_db, 1.0, 10 ** (ROOM_GAIN_DB / 20))
-    # Per-sample gain, ramped over a frame so that the gate does not click.
-    ramp = np.convolve(np.repeat(gain, FRAME), np.ones(FRAME) / FRAME, mode="same")
-    return (samples * ramp[: len(samples)]).astype(np.float32)
 
 
 def unheard(regions: list[tuple[float, float]], words: list[tuple[float, float]],
