@@ -24,6 +24,11 @@ benchmarks the qcpipe checked out at /tmp/before. The database is then read with
                                        [--variants clean,gsm,tempo-0.90,...] [--workers N]
                                        [--json robust.json] [--compare robust-before.json]
                                        [--keep DIR]
+    python scripts/bench_robustness.py --cost [--calls N] [--variants clean,crosstalk-c2a-15]
+
+--cost measures what the robustness steps cost instead: the same calls transcribed in one
+process with them on (leak removal, the room left out, lost speech decoded again) and off
+(the plain pipeline), alternately, and the ratio of the wall times.
 
 Rows are printed as each variant finishes (and the JSON rewritten), then the whole table.
 """
@@ -238,6 +243,31 @@ def _qcpipe_location() -> str:
     return found.stdout.strip() or found.stderr.strip()[-300:]
 
 
+def measure_cost(corpus: Path, call_ids: list[str], variants: list[str], workdir: Path) -> None:
+    """Transcription wall time with the robustness steps on and off, same calls, same process."""
+    from dataclasses import replace
+
+    from qcpipe.asr import AsrOptions, Transcriber, load_audio
+    from qcpipe.config import default_models_dir
+
+    on = Transcriber(AsrOptions(), default_models_dir())
+    off = Transcriber(replace(AsrOptions(), remove_crosstalk=False, background_below_db=0, lost_speech_s=0),
+                      default_models_dir())
+    for variant in variants:
+        folder = degrade_corpus(corpus, workdir / variant, variant, call_ids)
+        audio = [load_audio(path) for path in sorted((folder / "audio").iterdir())]
+        seconds = {"on": 0.0, "off": 0.0}
+        for index, call in enumerate(audio):  # alternate which goes first: the machine is noisy
+            order = (("on", on), ("off", off)) if index % 2 == 0 else (("off", off), ("on", on))
+            for name, transcriber in order:
+                started = time.perf_counter()
+                transcriber.transcribe(call)
+                seconds[name] += time.perf_counter() - started
+        minutes = sum(call.duration for call in audio) / 60
+        print(f"{variant:<18} {len(audio)} calls, {minutes:.1f} min of audio: plain {seconds['off']:.1f} s, "
+              f"with the robustness steps {seconds['on']:.1f} s, ratio {seconds['on'] / seconds['off']:.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "dev")
@@ -249,6 +279,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the rows here (rewritten after each variant)")
     parser.add_argument("--compare", type=Path, help="a JSON of an earlier run: print before → after")
     parser.add_argument("--keep", type=Path, help="build corpora and databases here and keep them (default: a temp dir)")
+    parser.add_argument("--cost", action="store_true", help="time transcription with the robustness steps on and off")
     args = parser.parse_args()
 
     corpus = args.corpus.resolve()
@@ -266,6 +297,10 @@ def main() -> None:
     if args.compare:
         before = {row["variant"]: row for row in json.loads(args.compare.read_text(encoding="utf-8"))["rows"]}
 
+    if args.cost:
+        with tempfile.TemporaryDirectory(prefix="bench-robustness-") as tmp:
+            measure_cost(corpus, call_ids, variants, Path(tmp))
+        return
     location = _qcpipe_location()
     clean_calls = sum(1 for c in call_ids if not labels[c])
     print(f"{len(call_ids)} calls ({clean_calls} clean) from {corpus}; qcpipe from {location}; "

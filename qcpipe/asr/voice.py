@@ -69,10 +69,11 @@ def own_speech(samples: np.ndarray, regions: list[tuple[int, int]], below_db: fl
                 pieces[-1].append(run)
         minimum = MIN_OWN_S if len(pieces) == 1 else MIN_OWN_IN_ROOM_S
         for piece in pieces:
-            own_runs = [run_end - run_start for run_start, run_end, is_own in piece if is_own]
-            if not own_runs:
+            speaker = [(run_start, run_end) for run_start, run_end, is_own in piece if is_own]
+            if not speaker:
                 continue
-            span = piece[-1][1] - piece[0][0]
+            own_runs = [run_end - run_start for run_start, run_end in speaker]
+            span = speaker[-1][1] - speaker[0][0]  # the room bridged at either end does not count
             # One stretch at the speaker's level (a short 好的 in its VAD padding) is the speaker;
             # several, reaching the level only here and there, are the room's loudest moments.
             dense = len(own_runs) == 1 or sum(own_runs) >= OWN_SHARE * span
