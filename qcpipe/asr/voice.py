@@ -114,15 +114,15 @@ def _merged(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(start, end) for start, end in merged]
 
 
-def _envelope_db(samples: np.ndarray, width: int = ENVELOPE_FRAMES) -> np.ndarray:
-    """Each 20 ms frame's level (dB), as the running maximum over `width` frames."""
+def _envelope_db(samples: np.ndarray) -> np.ndarray:
+    """Each 20 ms frame's level (dB), as the running maximum over `ENVELOPE_FRAMES` frames."""
     framed = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
     level = 10 * np.log10(np.mean(framed ** 2, axis=1) + 1e-12)
     if len(samples) % FRAME:  # the last partial frame counts as the one before it
         level = np.append(level, level[-1])
-    half = width // 2
+    half = ENVELOPE_FRAMES // 2
     padded = np.pad(level, (half, half), constant_values=-120.0)
-    return sliding_window_view(padded, width).max(axis=1)
+    return sliding_window_view(padded, ENVELOPE_FRAMES).max(axis=1)
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int, bool]]:
