@@ -101,7 +101,8 @@ class Settings:
     appeal_window_days: int = 7  # appeals later than this after scoring are refused
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     # A recording modified less than this many seconds ago may still be being written (a
-    # recorder writes a call as it goes): it is left for the next run, not transcribed half.
+    # recorder writes a call as it goes): the run waits for it to be this old, and leaves one
+    # still changing after that for the next run, rather than transcribe half a call.
     settle_s: float = 10.0
     # The web workspace: a session unused this long is logged out; cookies marked Secure when
     # qcpipe is served behind HTTPS (a reverse proxy), so a browser never sends them in the clear.

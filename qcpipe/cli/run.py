@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from qcpipe.cli.common import DbOption, open_store, settings_of, stderr, stdout
 from qcpipe.cli.scoring import RulesOption
 from qcpipe.errors import QcpipeError
-from qcpipe.ingest import sources_for
+from qcpipe.ingest import SettleWait, sources_for
 from qcpipe.scoring import load_rulebook
 from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, asr_options, transcribe_sources
 
@@ -64,9 +64,13 @@ def run_command(
         mark = {Outcome.DONE: "[green]✓", Outcome.SKIPPED: "[dim]=", Outcome.BUSY: "[dim]~", Outcome.FAILED: "[red]✗"}
         progress.update(task, advance=1, last=f"{mark[outcome.outcome]} {escape(outcome.call_id)}[/]")
 
+    def on_settle_wait(waiting: SettleWait) -> None:
+        progress.update(task, last=f"[yellow]{escape(waiting.describe())}[/]")
+
     with open_store(settings) as store, progress:
         summary = transcribe_sources(
-            settings, sources, store, retry_failed=retry_failed, rulebook=rulebook, on_outcome=on_outcome
+            settings, sources, store, retry_failed=retry_failed, rulebook=rulebook, on_outcome=on_outcome,
+            on_settle_wait=on_settle_wait,
         )
     _print_summary(summary)
     if summary.failed:

@@ -8,6 +8,9 @@
 - Several runs may share a folder and a database: a run claims each call before working on
   it (`CallClaim`), and another run finding the claim leaves the call alone. A killed run's
   claims are taken over by the next run.
+- A file modified in the last `settle_s` (a folder copied in just before the run, a recorder
+  finishing a call) is set aside while the others go on, and taken up once its settle time is
+  over (see `qcpipe.ingest.settle`); only one still changing after that fails.
 - One bad call never stops the batch: it is recorded as failed with a one-line reason that
   names the file and the cause. A call that failed because its file could not be read (still
   being written, missing, no permission) has no content hash and is tried again by the next
@@ -20,7 +23,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,11 +32,11 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
-from qcpipe.asr import AsrOptions, Transcriber, Transcript, file_sha256, open_audio, resolve_device
+from qcpipe.asr import AsrOptions, Transcriber, Transcript, open_audio, resolve_device
 from qcpipe.asr.transcriber import default_workers
 from qcpipe.config import ChannelMap, PrivacySettings, Settings
 from qcpipe.errors import AudioError, QcpipeError, StoreError, shown_path
-from qcpipe.ingest import CallSource
+from qcpipe.ingest import CallSource, SettledRecording, SettleWait, UnreadableRecording, settled_recordings
 from qcpipe.privacy import mask_transcript
 from qcpipe.pipeline import records
 from qcpipe.pipeline.records import Timings
@@ -125,13 +127,16 @@ def run_batch(
     on_outcome: Callable[[CallOutcome], None] | None = None,
     privacy: PrivacySettings = PrivacySettings(),
     settle_s: float = 0.0,
+    on_settle_wait: Callable[[SettleWait], None] | None = None,
 ) -> BatchSummary:
     """Process every source; return the summary. `transcriber` is called once, only if needed.
 
     With a `rulebook`, each call is scored as it is stored (same transaction), and a skipped
     call scored with another rulebook is re-scored (no ASR needed). Personal numbers are masked
     before a transcript is stored, unless `privacy.store_heard_text`. A file modified less than
-    `settle_s` ago, or changing while read, is failed as still being written.
+    `settle_s` ago is processed once it has settled (`on_settle_wait` is told when the run
+    waits for such files); one that changes meanwhile, or while read, is failed as still being
+    written.
     Raises StoreError when the database cannot be written; calls stored until then are kept.
     """
     summary = BatchSummary()
@@ -151,9 +156,24 @@ def run_batch(
     run = _Run(database, RunOwner(), report, rulebook, privacy)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="asr")
     in_flight: dict[Future[_Result], tuple[CallSource, str]] = {}
+
+    def pass_time(seconds: float) -> None:
+        """Wait for files to settle, storing the calls that finish meanwhile."""
+        until = time.monotonic() + seconds
+        while in_flight and (left := until - time.monotonic()) > 0:
+            _store_finished(in_flight, run, timeout=left)
+        if (left := until - time.monotonic()) > 0:
+            time.sleep(left)
+
+    def announce_wait(waiting: SettleWait) -> None:
+        log.info("%s", waiting.describe())
+        if on_settle_wait is not None:
+            on_settle_wait(waiting)
+
+    recordings = settled_recordings(sources, settle_s, wait=pass_time, on_wait=announce_wait)
     try:
         with _Heartbeat(run):
-            for source, content_hash in _pending(sources, run, asr_fingerprint, retry_failed, settle_s):
+            for source, content_hash in _pending(recordings, run, asr_fingerprint, retry_failed):
                 model = get_transcriber()
                 in_flight[pool.submit(_transcribe, model, source, channel_map)] = (source, content_hash)
                 # Keep a bounded queue: the folder and manifest are streamed, not all held at once.
@@ -194,16 +214,16 @@ class _Heartbeat:
 
 
 def _pending(
-    sources: Iterable[CallSource], run: _Run, asr_fingerprint: str, retry_failed: bool, settle_s: float
+    recordings: Iterable[SettledRecording | UnreadableRecording], run: _Run, asr_fingerprint: str, retry_failed: bool
 ) -> Iterator[tuple[CallSource, str]]:
     """The sources that need work, each with its content hash, claimed for this run; the
     rest are reported skipped (done already), busy (claimed by another run) or failed."""
-    for source in sources:
-        try:
-            content_hash = _settled_hash(source, settle_s)
-        except AudioError as exc:
-            _store_failure(run, source, None, str(exc))
+    for recording in recordings:
+        source = recording.source
+        if isinstance(recording, UnreadableRecording):
+            _store_failure(run, source, None, str(recording.error))
             continue
+        content_hash = recording.content_hash
         try:
             with run.database.transaction() as session:
                 call = repo.find_call(session, source.call_id)
@@ -223,26 +243,6 @@ def _pending(
             yield source, content_hash
 
 
-def _settled_hash(source: CallSource, settle_s: float) -> str:
-    """The content hash of a recording that is complete: not modified in the last `settle_s`
-    and not changing while it is read. AudioError (naming the file) otherwise."""
-    path = source.audio_path
-    try:
-        before = os.stat(path)
-        age = time.time() - before.st_mtime
-        if age < settle_s:
-            raise AudioError(path, f"still being written (modified {max(age, 0):.0f} s ago, under the {settle_s:g} s "
-                                   "settle time); tried again on the next run")
-        content_hash = file_sha256(path)
-        after = os.stat(path)
-    except OSError as exc:
-        raise AudioError(path, f"cannot read: {exc.strerror or exc}") from None
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        raise AudioError(path, f"still being written (size {before.st_size} → {after.st_size} bytes while it was "
-                               "read); tried again on the next run")
-    return content_hash
-
-
 def _rescore_if_stale(session, call, rulebook: Rulebook | None) -> None:  # type: ignore[no-untyped-def]
     if rulebook and call.status == CallStatus.DONE and call.rulebook_hash != rulebook.content_hash:
         save_score(session, call, score_call(call_input(call), rulebook))
@@ -256,9 +256,12 @@ def _transcribe(model: Transcriber, source: CallSource, channel_map: ChannelMap)
     return _Result(transcript, Timings(decode_s=audio.decode_s, asr_s=total - audio.decode_s))
 
 
-def _store_finished(in_flight: dict[Future[_Result], tuple[CallSource, str]], run: _Run) -> None:
-    """Wait for at least one call to finish; store each finished one in its own transaction."""
-    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+def _store_finished(
+    in_flight: dict[Future[_Result], tuple[CallSource, str]], run: _Run, timeout: float | None = None
+) -> None:
+    """Wait for at least one call to finish (or `timeout` seconds); store each finished one in
+    its own transaction."""
+    finished, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
     for future in finished:
         source, content_hash = in_flight.pop(future)
         try:
@@ -340,6 +343,7 @@ def transcribe_sources(
     retry_failed: bool = False,
     rulebook: Rulebook | None = None,
     on_outcome: Callable[[CallOutcome], None] | None = None,
+    on_settle_wait: Callable[[SettleWait], None] | None = None,
 ) -> BatchSummary:
     """`qcpipe run`: transcribe the calls with the configured model into the database, and score them."""
     options = asr_options(settings)
@@ -356,4 +360,5 @@ def transcribe_sources(
         on_outcome=on_outcome,
         privacy=settings.privacy,
         settle_s=settings.settle_s,
+        on_settle_wait=on_settle_wait,
     )

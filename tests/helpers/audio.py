@@ -21,8 +21,8 @@ def write_audio(path: Path, samples: np.ndarray, rate: int, subtype: str | None 
 
 
 def settled(*paths: Path) -> None:
-    """Date files an hour back: `qcpipe run` leaves files modified in the last seconds alone
-    (a recorder may still be writing them), as it would a file written by a test just now."""
+    """Date files an hour back: `qcpipe run` waits for a file modified in the last seconds to
+    settle (a recorder may still be writing it), as it would for a file written by a test just now."""
     past = time.time() - 3600
     for path in paths:
         os.utime(path, (past, past))

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from qcpipe.store import Call, CallStatus, open_database
-from tests.helpers.audio import copy_calls, settled
+from tests.helpers.audio import copy_calls, write_audio
 from tests.helpers.cli import qcpipe
 from tests.helpers.paths import REPO
 from tests.torture import make_torture_set
@@ -154,23 +154,49 @@ def test_a_malformed_rulebook_stops_before_any_work(tmp_path: Path) -> None:
     assert not (tmp_path / "qcpipe.db").exists()
 
 
-def test_a_file_still_being_written_is_left_for_the_next_run(db, transcriber, tmp_path: Path) -> None:
+def test_a_file_copied_in_just_now_is_processed_in_the_same_run(db, transcriber, opening_stereo, tmp_path: Path) -> None:
+    from qcpipe.ingest import SettleWait, sources_for
+    from qcpipe.pipeline import run_batch
+
+    samples, rate = opening_stereo
+    recording = write_audio(tmp_path / "COPIED.wav", samples[: 3 * rate], rate)  # modified just now
+    waits: list[SettleWait] = []
+    summary = run_batch(sources_for(recording), db, lambda: transcriber, asr_fingerprint=transcriber.options.fingerprint(),
+                        settle_s=1, on_settle_wait=waits.append)
+    assert (summary.done, summary.failed) == (1, 0), summary.failures
+    assert waits == [SettleWait(seconds=1, files=1)]
+
+
+def test_a_file_still_being_written_is_left_for_the_next_run(db, transcriber, opening_stereo, tmp_path: Path) -> None:
+    import threading
+
     from qcpipe.ingest import sources_for
     from qcpipe.pipeline import run_batch
 
-    manifest = copy_calls(["D110001"], tmp_path)
-    recording = tmp_path / "audio" / "D110001.wav"
-    recording.touch()  # the recorder is still appending to it
+    samples, rate = opening_stereo
+    recording = write_audio(tmp_path / "LIVE.wav", samples[:rate], rate)
+    call_ended = threading.Event()
+
+    def record() -> None:  # the recorder rewrites the file as the call goes on, a tenth of a second at a time
+        seconds = 1.0
+        while not call_ended.wait(0.1):
+            seconds = min(seconds + 0.1, 3.0)
+            write_audio(recording, samples[: int(seconds * rate)], rate)
 
     def run():
-        return run_batch(sources_for(tmp_path, manifest), db, lambda: transcriber,
-                         asr_fingerprint=transcriber.options.fingerprint(), settle_s=10)
+        return run_batch(sources_for(recording), db, lambda: transcriber,
+                         asr_fingerprint=transcriber.options.fingerprint(), settle_s=1)
 
-    first = run()
-    assert first.failed == 1 and "D110001.wav: still being written" in first.failures[0].error
-    settled(recording)  # the call has ended
-    second = run()  # no --retry-failed needed: the file was never read
-    assert (second.done, second.failed) == (1, 0)
+    recorder = threading.Thread(target=record)
+    recorder.start()
+    try:
+        first = run()
+    finally:
+        call_ended.set()
+        recorder.join()
+    assert first.failed == 1 and "LIVE.wav: still being written" in first.failures[0].error, first.failures
+    second = run()  # no --retry-failed needed: the file was never read; it settles within this run
+    assert (second.done, second.failed) == (1, 0), second.failures
 
 
 def test_a_database_locked_for_a_while_is_waited_for(sqlite_db, transcriber, tmp_path: Path) -> None:
