@@ -103,7 +103,7 @@ def _print_errors(calls, scores, labels_dir: Path) -> None:
             continue
         labelled = set(json.loads(path.read_text(encoding="utf-8"))["violations"])
         for finding in result.findings:
-            if finding.rule_id not in labelled:
+            if finding.rule_id not in labelled and not finding.observation:
                 print(f"FP {call_id} {finding.rule_id}: {finding.speaker} {finding.start:.1f}-{finding.end:.1f} "
                       f"“{finding.quote}” ≈ {finding.phrase} [{finding.match_kind} {finding.score:.2f}] {finding.note}")
         for rule_id in sorted(labelled - result.violated):

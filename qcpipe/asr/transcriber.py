@@ -6,7 +6,8 @@ How a stereo call is transcribed, and why:
    channel (line echo, headset bleed) is estimated and subtracted (`crosstalk`). Voice
    activity detection (Silero, shipped with faster-whisper) then finds each channel's speech
    regions, less the room's voices well under the party's own level (`voice.own_speech`);
-   they are kept as the call's speech timeline for silence and hold checks.
+   they are kept as the call's speech timeline for silence and hold checks, each with its
+   level (`voice.speech_level_db`) for loudness checks.
 2. Only voiced audio is decoded. A channel's regions are packed back to back into windows
    of at most 30 s (Whisper's window), so a channel that speaks 8 s of a 60 s call costs
    one window, not two. Each party is decoded on its own: packing both parties' regions
@@ -165,7 +166,8 @@ class Transcriber:
             cut = buffer.shape[1] if last else _safe_cut(regions, buffer.shape[1])
             done = [_Region(r.lane, r.start, min(r.end, cut)) for r in regions if r.start < cut]
             speech += [SpeechRegion(lanes[r.lane][0], lanes[r.lane][1], (offset + r.start) / SAMPLE_RATE,
-                                    (offset + r.end) / SAMPLE_RATE) for r in done]
+                                    (offset + r.end) / SAMPLE_RATE,
+                                    voice.speech_level_db(heard[lanes[r.lane][0], r.start:r.end])) for r in done]
             for lane, (channel, role) in enumerate(lanes):  # each party on its own (mixing them costs accuracy)
                 lane_regions = [r for r in done if r.lane == lane]
                 lane_words = self._decode_regions(heard, channel, lane_regions, offset)

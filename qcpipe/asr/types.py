@@ -60,12 +60,15 @@ class SpeechRegion:
     """A stretch of speech on one channel, from voice activity detection.
 
     Silence and hold checks read these, not segment gaps: Whisper merges and stretches segments.
+    level_db: how loud the speech is, dBFS of the region's voiced frames (`voice.speech_level_db`);
+        None for calls transcribed before levels were measured.
     """
 
     channel: int
     role: Role
     start: float
     end: float
+    level_db: float | None = None
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,28 @@ def own_speech(samples: np.ndarray, regions: list[tuple[int, int]], below_db: fl
     return kept
 
 
+# A region's voiced frames: those within this many dB of its loudest syllables. Speech sits
+# within ~15 dB of its peaks; the VAD padding, pauses and line noise are further below.
+VOICED_RANGE_DB = 20.0
+# Its loudest syllables: the mean level of its loudest frames, this many (200 ms): a click of a
+# frame or two does not set it, and how much padding or pause the region holds does not move it.
+PEAK_FRAMES = 10
+
+
+def speech_level_db(samples: np.ndarray) -> float | None:
+    """How loud a stretch of speech is: the level (dBFS, full scale = 1.0) of the mean power of
+    its voiced 20 ms frames, so the padding and pauses inside a region do not lower it.
+    None for a stretch shorter than a frame."""
+    count = len(samples) // FRAME
+    if count == 0:
+        return None
+    power = np.mean(np.square(samples[: count * FRAME].reshape(count, FRAME), dtype=np.float64), axis=1)
+    level = 10 * np.log10(power + 1e-12)
+    peak = float(np.mean(np.sort(level)[-PEAK_FRAMES:]))
+    voiced = level >= peak - VOICED_RANGE_DB
+    return round(float(10 * np.log10(np.mean(power[voiced]) + 1e-12)), 2)
+
+
 def unheard(regions: list[tuple[float, float]], words: list[tuple[float, float]],
             min_s: float) -> list[tuple[float, float]]:
     """Stretches of at least `min_s` seconds inside `regions` that no word (± `HEARD_SLACK_S`)

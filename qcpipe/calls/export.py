@@ -1,6 +1,8 @@
 """Stored data as records other tools read (`qcpipe export`): one record per utterance or finding.
 
-Records are streamed (a month of calls is never held at once) and masked as shown.
+Records are streamed (a month of calls is never held at once) and masked as shown. Each record
+carries its call's figures (`call_agent_talk_s` … `call_agent_chars_per_min`, see
+`qcpipe.scoring.timeline.CallStats`), flat so that a table of records has them as columns.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qcpipe.calls.stats import call_stats, stat_columns
 from qcpipe.calls.views import shown_quote, utterances
 from qcpipe.scoring.records import NOT_DEDUCTING
 from qcpipe.config import PrivacySettings
@@ -23,7 +26,7 @@ from qcpipe.store.models import UnheardSpan
 @dataclass(frozen=True)
 class TranscriptExport:
     """One utterance. words: [text, start, end, probability] per token; times in seconds from the
-    start of the recording."""
+    start of the recording. call_*: the call's figures (None where unknown)."""
 
     call_id: str
     role: str
@@ -34,6 +37,13 @@ class TranscriptExport:
     confidence: float
     agent_id: str | None
     words: list[list[Any]]
+    call_agent_talk_s: float | None = None
+    call_customer_talk_s: float | None = None
+    call_silence_s: float | None = None
+    call_longest_silence_s: float | None = None
+    call_overlaps: int | None = None
+    call_overlap_s: float | None = None
+    call_agent_chars_per_min: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,9 +53,11 @@ class TranscriptExport:
 class FindingExport:
     """One finding with its evidence (the first eight fields are the stable core).
 
-    status: open, uncertain, confirmed or overturned. An `uncertain` finding deducts nothing
-    until a monitor confirms it; `doubt` says why its evidence is doubtful (None otherwise).
-    call_unheard_agent_s: seconds of the call's agent speech ASR could not transcribe."""
+    status: open, uncertain, confirmed, overturned or noted. An `uncertain` finding deducts nothing
+    until a monitor confirms it; `doubt` says why its evidence is doubtful (None otherwise). A
+    `noted` finding is an observation of a check that deducts nothing (deduction 0).
+    call_unheard_agent_s: seconds of the call's agent speech ASR could not transcribe.
+    call_*: the call's figures (None where unknown)."""
 
     call_id: str
     rule_id: str
@@ -70,6 +82,13 @@ class FindingExport:
     doubt: str | None = None
     deducts: bool = True
     call_unheard_agent_s: float = 0.0
+    call_agent_talk_s: float | None = None
+    call_customer_talk_s: float | None = None
+    call_silence_s: float | None = None
+    call_longest_silence_s: float | None = None
+    call_overlaps: int | None = None
+    call_overlap_s: float | None = None
+    call_agent_chars_per_min: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,11 +100,12 @@ def transcript_records(session: Session, privacy: PrivacySettings) -> Iterator[T
     for _, pairs in groupby(repo.iter_segments(session), key=lambda pair: pair[0].call_id):
         pairs = list(pairs)
         call = pairs[0][0]
+        figures = stat_columns(call_stats(call))
         for shown in utterances([seg for _, seg in pairs], privacy):
             yield TranscriptExport(
                 call_id=call.call_id, role=shown.role, start=shown.start, end=shown.end, text=shown.text,
                 channel=shown.channel, confidence=shown.confidence, agent_id=call.agent.code if call.agent else None,
-                words=[[w.text, w.start, w.end, w.probability] for w in shown.words],
+                words=[[w.text, w.start, w.end, w.probability] for w in shown.words], **figures,
             )
 
 
@@ -95,7 +115,10 @@ def finding_records(session: Session, privacy: PrivacySettings) -> Iterator[Find
     unheard = {pk: round(float(seconds), 3) for pk, seconds in session.execute(
         select(UnheardSpan.call_pk, func.sum(UnheardSpan.end_s - UnheardSpan.start_s))
         .where(UnheardSpan.role == "agent").group_by(UnheardSpan.call_pk))}
+    figures: tuple[int, dict[str, Any]] | None = None  # the current call's, computed once per call
     for call, f in repo.iter_findings(session):
+        if figures is None or figures[0] != call.id:
+            figures = (call.id, stat_columns(call_stats(call)))
         yield FindingExport(
             call_id=call.call_id, rule_id=f.rule_id, deduction=f.deduction, speaker=f.speaker, start=f.start_s,
             end=f.end_s, quote=shown_quote(f.quote, privacy), status=f.status, finding_id=f.id, title=f.title,
@@ -103,4 +126,5 @@ def finding_records(session: Session, privacy: PrivacySettings) -> Iterator[Find
             match_score=f.match_score, note=f.note, rulebook_hash=f.rulebook_hash,
             agent_id=call.agent.code if call.agent else None, call_score=call.qa_score,
             doubt=f.doubt or None, deducts=f.status not in NOT_DEDUCTING, call_unheard_agent_s=unheard.get(call.id, 0.0),
+            **figures[1],
         )

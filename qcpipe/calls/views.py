@@ -14,7 +14,9 @@ from qcpipe.config import PrivacySettings
 from qcpipe.privacy import mask_stored_segments, mask_text, mask_word_texts
 from qcpipe.accounts.roles import Viewer
 from qcpipe.errors import NotFoundError
+from qcpipe.calls.stats import call_stats
 from qcpipe.scoring.records import NOT_DEDUCTING
+from qcpipe.scoring.timeline import CallStats
 from qcpipe.store import Call, CallStatus, FindingRecord, FindingStatus
 from qcpipe.store.models import Appeal, AppealStatus, ReviewDecision, UnheardSpan
 from qcpipe.store import Segment as StoredSegment
@@ -72,7 +74,8 @@ class FindingView:
     """A finding as a monitor reads it, its quote as shown.
 
     status `uncertain`: the evidence for a missing phrase was heard too poorly to be sure
-    (`doubt` says why); it deducts nothing until a monitor confirms it."""
+    (`doubt` says why); it deducts nothing until a monitor confirms it. status `noted`: an
+    observation of a check that deducts nothing (reported, not review work)."""
 
     id: int
     call_id: str
@@ -93,6 +96,10 @@ class FindingView:
     @property
     def uncertain(self) -> bool:
         return self.status == FindingStatus.UNCERTAIN
+
+    @property
+    def observation(self) -> bool:
+        return self.status == FindingStatus.NOTED
 
     @property
     def deducts(self) -> bool:
@@ -217,7 +224,8 @@ class CallRow:
 @dataclass(frozen=True)
 class CallDetail:
     """A whole call: its listing line, the dialogue in time order, findings, checks not applied,
-    and the speech ASR could not transcribe (`unheard`, every party, in time order)."""
+    the speech ASR could not transcribe (`unheard`, every party, in time order), and its figures
+    (`stats`: talk time, silence, overlaps, agent speech rate; None when it has no timeline)."""
 
     call: CallRow
     utterances: tuple[Utterance, ...]
@@ -225,6 +233,7 @@ class CallDetail:
     not_applicable: tuple[tuple[str, str], ...]  # (rule id, why)
     recording: Path
     unheard: tuple[UnheardView, ...] = ()
+    stats: CallStats | None = None
 
     @property
     def failed(self) -> bool:
@@ -273,6 +282,7 @@ def call_detail(session: Session, call_id: str, privacy: PrivacySettings, viewer
         not_applicable=tuple((rule_id, reason) for rule_id, reason in call.not_applicable or ()),
         recording=call.recording_path,
         unheard=tuple(UnheardView.of(span) for span in call.unheard),
+        stats=call_stats(call),
     )
 
 

@@ -11,6 +11,7 @@ from rich.text import Text
 from qcpipe.calls import UnheardView, call_detail, list_calls
 from qcpipe.cli.common import DbOption, open_store, settings_of, stdout, table
 from qcpipe.periods import zone
+from qcpipe.scoring.timeline import CallStats
 from qcpipe.store import CallStatus
 
 
@@ -46,7 +47,8 @@ def transcript_command(
     db: DbOption = None,
 ) -> None:
     """Show a call's dialogue: agent and customer in two lanes, with times; speech that could not
-    be transcribed (unheard) in its place, and the checks not applied, with why."""
+    be transcribed (unheard) in its place, the call's figures (talk time, silence, overlaps,
+    agent speech rate), and the checks not applied, with why."""
     settings = settings_of(ctx, db_url=db)
     with open_store(settings) as store, store.session() as session:
         detail = call_detail(session, call_id, settings.privacy)
@@ -66,6 +68,8 @@ def transcript_command(
     if detail.unheard_agent_s:
         stdout.print(f"{detail.unheard_agent_s:.1f}s of the agent's speech could not be transcribed (unheard)",
                      style="yellow", highlight=False, markup=False)
+    if detail.stats is not None:
+        stdout.print(_figures(detail.stats), highlight=False, markup=False)
     lanes = table("time", "坐席 agent", "客户 customer", expand=True)
     for _kind, item in detail.timeline:
         span = f"{_clock(item.start)}–{_clock(item.end)}"
@@ -83,6 +87,19 @@ def transcript_command(
                      "them (qcpipe flagged --uncertain)", highlight=False, markup=False)
     for rule_id, reason in detail.not_applicable:
         stdout.print(f"not applied: {rule_id}: {reason}", style="dim", highlight=False, markup=False)
+
+
+def _figures(stats: CallStats) -> str:
+    """The call's figures on one line: talk time, silence, overlaps, agent speech rate."""
+    parts = []
+    if stats.agent_talk_s is not None:
+        parts.append(f"talk agent {stats.agent_talk_s:.1f}s, customer {stats.customer_talk_s:.1f}s")
+    parts.append(f"silence {stats.silence_s:.1f}s (longest {stats.longest_silence_s:.1f}s)")
+    if stats.overlaps is not None:
+        parts.append(f"overlaps {stats.overlaps} ({stats.overlap_s:.1f}s)")
+    if stats.agent_chars_per_min is not None:
+        parts.append(f"agent rate {stats.agent_chars_per_min:.0f} chars/min")
+    return " · ".join(parts)
 
 
 def _clock(seconds: float) -> str:

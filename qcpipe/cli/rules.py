@@ -140,7 +140,8 @@ def check(ctx: typer.Context, file: RulebookArgument = None, format: FormatOptio
                  highlight=False, markup=False)
     for rule in rulebook.rules:
         veto = " · veto" if rule.veto else ""
-        stdout.print(f"  {rule.id:<20} {rule.kind:<20} −{rule.deduction:g}{veto}  {rule.title}", highlight=False)
+        cost = f"−{rule.deduction:g}" if rule.deduction or rule.veto else "observation (−0)"
+        stdout.print(f"  {rule.id:<20} {rule.kind:<20} {cost}{veto}  {rule.title}", highlight=False)
     stdout.print(f"content hash {rulebook.content_hash}", highlight=False)
 
 

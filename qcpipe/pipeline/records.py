@@ -50,7 +50,8 @@ def save_transcript(
         for seg in transcript.segments
     ]
     call.speech = [
-        SpeechRegion(channel=r.channel, role=r.role.value, start_s=r.start, end_s=r.end) for r in transcript.speech
+        SpeechRegion(channel=r.channel, role=r.role.value, start_s=r.start, end_s=r.end, level_db=r.level_db)
+        for r in transcript.speech
     ]
     call.unheard = [
         UnheardSpan(channel=r.channel, role=r.role.value, start_s=r.start, end_s=r.end) for r in transcript.unheard

@@ -208,8 +208,10 @@ def finding_history(
 
 
 def calibration(session: Session, *, month: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> list[RuleCalibration]:
-    """Per check: findings raised, reviewed, confirmed, overturned (latest decision counts)."""
-    query = select(FindingRecord.rule_id, FindingRecord.status).join(Call, FindingRecord.call_pk == Call.id)
+    """Per check: findings raised, reviewed, confirmed, overturned (latest decision counts).
+    Observations (noted: checks that deduct nothing) are not the monitors' to judge."""
+    query = select(FindingRecord.rule_id, FindingRecord.status).join(Call, FindingRecord.call_pk == Call.id).where(
+        FindingRecord.status != FindingStatus.NOTED)
     if month is not None:
         start, end = month_bounds(month, timezone)
         query = query.where(Call.started_at >= start, Call.started_at < end)

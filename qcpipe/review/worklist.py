@@ -86,7 +86,10 @@ def worklist(
     page_size: int = PAGE_SIZE,
 ) -> WorklistPage:
     """The calls the viewer may see that match `filters`, worst score first (then newest)."""
-    finding_filter = [FindingRecord.rule_id == filters.rule] if filters.rule else []
+    # Observations (noted: checks that deduct nothing) are shown with the call, not review work:
+    # they neither list a call here nor keep it from being clean.
+    finding_filter = [FindingRecord.status != FindingStatus.NOTED,
+                      *([FindingRecord.rule_id == filters.rule] if filters.rule else [])]
     is_open = FindingRecord.status == FindingStatus.OPEN
     is_uncertain = FindingRecord.status == FindingStatus.UNCERTAIN
     undecided = FindingRecord.status.in_(UNDECIDED)

@@ -12,36 +12,48 @@ Speed matters (a month of calls is scored in one go), so the work is staged:
    matching codes), so a candidate under both thresholds there needs no more work;
 3. survivors get alignments (the character span) and a character score.
 Results are memoised per text: scripted lines ("还有其他可以帮您的吗") recur in every call.
+
+A phrase with a `tone` (spec.ToneRule) is judged by the clause around each hit: a polite
+request (请您说大点声好吗), an offer of help (我不清楚，我帮您问一下) or a word inside a longer
+clause (不行的话…) takes the hit back. Clauses end at punctuation, spaces and segment ends.
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from rapidfuzz import fuzz
 
 from qcpipe.scoring.normalize import NormalizedText, PinyinCoder, normalize
-from qcpipe.scoring.spec import MatchSettings, Phrase
+from qcpipe.scoring.spec import MatchSettings, Phrase, ToneRule
 
 _NEVER_FUZZY = 1_000_000  # min_fuzzy_chars that makes every wording exact-or-homophone only
 _PAD = "\x00"  # never part of a phrase: pads text shorter than a phrase so windows stay phrase-long
 
 
 class MatchKind(StrEnum):
-    """How a phrase was found: exact text, close characters, close pinyin, or not at all."""
+    """How a phrase was found: exact text, close characters, close pinyin, or not at all; or,
+    for a check of the audio's timing or loudness (silence, overlap, rate), measured."""
 
     EXACT = "exact"
     CHAR = "char"
     PINYIN = "pinyin"
     ABSENT = "absent"
+    MEASURED = "measured"
 
 
 normalize_cached = lru_cache(maxsize=100_000)(normalize)
+
+# Where a clause ends in a transcript: punctuation (Whisper writes ，。？！), and spaces, which
+# Whisper and chat transcripts put between phrases. 、 lists words inside one clause.
+_CLAUSE_BREAK = re.compile(r"[\s，。！？；：,.!?;:…~～]+")
 
 
 @dataclass(frozen=True)
@@ -51,17 +63,42 @@ class HeardText:
     parts: (index of the segment in the call, its normalised text) in order; a phrase split by
         ASR across two segments of one turn ("感谢您的来电，" | "再见") is still found.
     chars / codes: the normalised characters and their pinyin codes.
+    texts: the segments' text as transcribed, punctuation and all (where clauses end).
     """
 
     parts: tuple[tuple[int, NormalizedText], ...]
     chars: str
     codes: str
+    texts: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, texts: Sequence[tuple[int, str]], coder: PinyinCoder) -> HeardText:
         parts = tuple((index, normalize_cached(text)) for index, text in texts)
         chars = "".join(part.chars for _, part in parts)
-        return cls(parts=parts, chars=chars, codes=coder.encode(chars))
+        return cls(parts=parts, chars=chars, codes=coder.encode(chars), texts=tuple([text for _, text in texts]))
+
+    @cached_property
+    def clause_starts(self) -> tuple[int, ...]:
+        """Where in `chars` each clause starts, in order, from 0: after punctuation or a space
+        in a segment's text, and at each segment's start. Worked out only when a phrase judged
+        by its tone is heard (most texts never need it)."""
+        starts: list[int] = []
+        offset = 0
+        for text, (_, part) in zip(self.texts, self.parts):
+            if part.chars:
+                starts.append(offset)
+                # a break between two kept characters starts a clause at the next one
+                starts += [offset + at for at in (bisect_right(part.source, b.start()) for b in
+                                                  _CLAUSE_BREAK.finditer(text)) if 0 < at < len(part.chars)]
+                offset += len(part.chars)
+        return tuple(sorted(set(starts))) or (0,)
+
+    def clause(self, start: int, end: int, more: int = 0) -> tuple[int, int]:
+        """The span of the clause(s) holding chars [start, end), and `more` clauses after them."""
+        starts = self.clause_starts
+        first = bisect_right(starts, start) - 1
+        last = bisect_right(starts, max(start, end - 1)) - 1 + more
+        return starts[max(first, 0)], starts[last + 1] if last + 1 < len(starts) else len(self.chars)
 
     def locate(self, position: int) -> tuple[int, int]:
         """(segment index, index in that segment's original text) of normalised char `position`."""
@@ -70,6 +107,18 @@ class HeardText:
                 return index, part.source[position]
             position -= len(part.chars)
         raise IndexError(position)
+
+
+class NearMissAt(NamedTuple):
+    """The phrase closest to being said in a text, and where: `start`/`end` index the text's
+    normalised characters. `approximate`: the phrase is long enough to match approximately
+    (`min_fuzzy_chars`); a shorter one only matches exactly, so its near miss says little."""
+
+    phrase: str
+    score: float
+    start: int
+    end: int
+    approximate: bool
 
 
 @dataclass(frozen=True)
@@ -115,9 +164,16 @@ class PhraseMatcher:
         self._cutoff = 100 * min(settings.char_threshold, settings.pinyin_threshold)
         self._index: dict[str, list[int]] = {}
         self._needed: list[int] = []
+        # The same bound over single syllables: a close-enough occurrence keeps all but the
+        # wrong characters' syllables (counted once each: a repeated one may be the wrong one).
+        # A second, cheap sieve for the short wordings that need one syllable pair only.
+        self._syllables: list[tuple[frozenset[str], int]] = []
         for number, wording in enumerate(self._wordings):
             size, needed = self._anchors(wording)
             self._needed.append(needed)
+            syllables = [wording.codes[j:j + 2] for j in range(0, len(wording.codes), 2)]
+            distinct = frozenset(syllables)
+            self._syllables.append((distinct, len(distinct) - self._wrong(wording)))
             grams = dict.fromkeys(wording.codes[j:j + 2 * size] for j in range(0, len(wording.codes) - 2 * size + 1, 2))
             for key in grams:
                 self._index.setdefault(key, []).append(number)
@@ -129,8 +185,9 @@ class PhraseMatcher:
             index: PhraseMatcher([Phrase(text=w, variants=(w,)) for w in phrase.unless_within], exact_only, coder)
             for index, phrase in enumerate(self.phrases) if phrase.unless_within
         }
-        self._memo: dict[str, tuple[Match, ...]] = {}
-        self._near_memo: dict[str, tuple[str, float]] = {}
+        self._tones = {index: _Tone(phrase.tone) for index, phrase in enumerate(self.phrases) if phrase.tone}
+        self._memo: dict[object, tuple[Match, ...]] = {}
+        self._near_memo: dict[str, NearMissAt] = {}
         self._canonical_codes = [coder.encode(normalize(phrase.text).chars) for phrase in self.phrases]
 
     def _keys(self, chars: str) -> tuple[frozenset[str], ...]:
@@ -150,30 +207,39 @@ class PhraseMatcher:
         n = len(wording.chars)
         if not wording.fuzzy:
             return (2, n - 1) if n > 1 else (1, 1)
-        threshold = min(self.settings.char_threshold, self.settings.pinyin_threshold)
-        wrong = int((1 - threshold) * 2 * n + 1e-9)
+        wrong = self._wrong(wording)
         if n - 1 - 2 * wrong >= 1:
             return 2, n - 1 - 2 * wrong
         return 1, max(1, n - wrong)
+
+    def _wrong(self, wording: _Wording) -> int:
+        """How many of the wording's characters a close-enough occurrence may get wrong (see `_anchors`)."""
+        if not wording.fuzzy:
+            return 0
+        threshold = min(self.settings.char_threshold, self.settings.pinyin_threshold)
+        return int((1 - threshold) * 2 * len(wording.chars) + 1e-9)
 
     def heard(self, texts: Sequence[tuple[int, str]]) -> HeardText:
         return HeardText.of(texts, self._coder)
 
     def matches(self, text: HeardText) -> tuple[Match, ...]:
         """The best match of each phrase said in `text` (at most one per phrase), best first."""
-        found = self._memo.get(text.chars)
+        # where the clauses break (the punctuation of the texts) matters only to phrases judged by their tone
+        key = text.texts if self._tones else text.chars
+        found = self._memo.get(key)
         if found is None:
             if len(self._memo) >= self._MAX_MEMO:
                 self._memo.clear()
-            found = self._memo[text.chars] = self._search(text, self._candidates(text.codes))
+            found = self._memo[key] = self._search(text, self._candidates(text.codes))
         return found
 
     def search_all(self, text: HeardText) -> tuple[Match, ...]:
         """`matches` without the index or memo: every wording scored (tests check they agree)."""
         return self._search(text, range(len(self._wordings)))
 
-    def near_miss(self, text: HeardText) -> tuple[str, float] | None:
-        """The phrase closest to being said and its pinyin similarity (for evidence and tuning).
+    def near_miss(self, text: HeardText) -> NearMissAt | None:
+        """The phrase closest to being said, its pinyin similarity and where in `text` it
+        nearly is (for evidence and tuning).
 
         Only each phrase's canonical wording is scored: this runs for every missing phrase, so
         it must stay cheap, and the canonical wording is what a monitor expects to read.
@@ -185,17 +251,27 @@ class PhraseMatcher:
             if len(self._near_memo) >= self._MAX_MEMO:
                 self._near_memo.clear()
             codes = self._padded(text.codes, 2)
-            score, phrase = max((fuzz.partial_ratio(canonical, codes), phrase.text)
-                                for canonical, phrase in zip(self._canonical_codes, self.phrases))
-            found = self._near_memo[text.chars] = (phrase, round(score / 100, 3))
+            score, _, number = max((fuzz.partial_ratio(canonical, codes), phrase.text, number)
+                                   for number, (canonical, phrase) in enumerate(zip(self._canonical_codes, self.phrases)))
+            # where: the aligned stretch of pinyin codes (2 a character), less the padding
+            aligned = fuzz.partial_ratio_alignment(self._canonical_codes[number], codes)
+            pad = (len(codes) - len(text.codes)) // 2
+            start = min(max(0, (aligned.dest_start - pad) // 2), len(text.chars))
+            end = min(max(start, (aligned.dest_end - pad + 1) // 2), len(text.chars))
+            canonical_chars = len(self._canonical_codes[number]) // 2
+            found = self._near_memo[text.chars] = NearMissAt(
+                self.phrases[number].text, round(score / 100, 3), start, end,
+                canonical_chars >= self.settings.min_fuzzy_chars)
         return found
 
     def _candidates(self, codes: str) -> list[int]:
         """Wordings sharing enough syllables / syllable pairs with the text to possibly match."""
         grams = {codes[j:j + size] for size in self._anchor_sizes for j in range(0, len(codes) - size + 1, 2)}
         shared = Counter(chain.from_iterable(map(self._index.__getitem__, grams & self._index.keys())))
-        needed = self._needed
-        return sorted(number for number, count in shared.items() if count >= needed[number])
+        needed, syllables = self._needed, self._syllables
+        heard = {codes[j:j + 2] for j in range(0, len(codes) - 1, 2)}
+        return sorted(number for number, count in shared.items() if count >= needed[number]
+                      and len(heard.intersection(syllables[number][0])) >= syllables[number][1])
 
     def _search(self, text: HeardText, candidates) -> tuple[Match, ...]:
         if not text.chars:
@@ -207,10 +283,11 @@ class PhraseMatcher:
             position = text.chars.find(wording.chars)
             if position < 0:
                 inexact.append(wording)
-            else:
-                self._keep(best, wording.phrase_index, text, Match(
+            # an occurrence taken back (unless_within, tone) leaves the next one to be judged
+            while position >= 0 and not self._keep(best, wording.phrase_index, text, Match(
                     self.phrases[wording.phrase_index], wording.text, MatchKind.EXACT,
-                    1.0, position, position + len(wording.chars)))
+                    1.0, position, position + len(wording.chars))):
+                position = text.chars.find(wording.chars, position + 1)
         # Fuzzy: rank each phrase's close wordings by pinyin score (an upper bound of the
         # character score); only the winner is aligned, the loser tried if the winner fails.
         close: dict[int, list[tuple[float, int, _Wording]]] = {}
@@ -271,17 +348,66 @@ class PhraseMatcher:
                      *_snap(wording.codes, codes[2 * offset:2 * (offset + length)], start, end))
 
     def _keep(self, best: dict[int, Match], index: int, text: HeardText, match: Match) -> bool:
-        """Keep `match` as its phrase's best unless it lies inside an allowed wording."""
+        """Keep `match` as its phrase's best unless it lies inside an allowed wording or its
+        clause takes it back (the phrase's tone)."""
         exclusions = self._exclusions.get(index)
         if exclusions is not None:
             for allowed in exclusions.matches(text):  # inside a longer allowed wording: not a hit
                 if allowed.start <= match.start + 1 and allowed.end >= match.end - 1:
                     return False
+        tone = self._tones.get(index)
+        if tone is not None and tone.takes_back(text, match.start, match.end):
+            return False
         found = best.get(index)
         if found is None or (match.score, match.kind is MatchKind.EXACT, len(match.wording)) > (
                 found.score, found.kind is MatchKind.EXACT, len(found.wording)):
             best[index] = match
         return True
+
+
+class _Tone:
+    """A phrase's ToneRule with its marker lists compiled: does the clause take a hit back?"""
+
+    def __init__(self, rule: ToneRule) -> None:
+        self.rule = rule
+        self.polite_before = _alternation(rule.polite_before)
+        self.polite_after = _alternation(rule.polite_after)
+        self.help_after = _alternation(rule.help_after)
+        self.lead_ins = _alternation(rule.lead_ins, repeated=True)
+        self.particles = _alternation(rule.particles, repeated=True)
+
+    def takes_back(self, text: HeardText, start: int, end: int) -> bool:
+        """Whether the hit at chars [start, end) does not count: out of place in its clause,
+        said as a polite request, or followed by an offer of help."""
+        rule, chars = self.rule, text.chars
+        first, last = text.clause(start, end)
+        if rule.clause != "any":
+            if start > first and not _only(self.lead_ins, chars, first, start):
+                return True
+            if rule.clause == "whole" and end < last and not _only(self.particles, chars, end, last):
+                return True
+        if rule.polite:
+            before = self.polite_before and self.polite_before.search(chars, first, last)
+            if (before and before.start() < start) or (self.polite_after and self.polite_after.search(chars, end, last)):
+                return True
+        if rule.help and self.help_after:
+            if self.help_after.search(chars, end, text.clause(start, end, rule.help_clauses)[1]):
+                return True
+        return False
+
+
+def _alternation(wordings: Sequence[str], repeated: bool = False) -> re.Pattern | None:
+    """A regex of the normalised wordings, longest first (None for none); `repeated`: any run of them."""
+    chars = sorted({normalize(w).chars for w in wordings} - {""}, key=len, reverse=True)
+    if not chars:
+        return None
+    body = "|".join(map(re.escape, chars))
+    return re.compile(f"(?:{body})+" if repeated else body)
+
+
+def _only(pattern: re.Pattern | None, chars: str, start: int, end: int) -> bool:
+    """Whether chars[start:end] is nothing but a run of the pattern's wordings."""
+    return pattern is not None and pattern.fullmatch(chars, start, end) is not None
 
 
 def _clamp(start: int, end: int, length: int) -> tuple[int, int]:

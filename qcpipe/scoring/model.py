@@ -50,6 +50,8 @@ class Finding:
     note: a sentence of context (what was missing, what triggered the check).
     doubt: why the evidence for a missing phrase is doubtful (the window was heard with low
         confidence); such a finding is `uncertain`: it deducts nothing until a monitor confirms it.
+    A finding of a check with `deduction: 0` and no veto is an observation (`observation`): it is
+    reported with the call and costs nothing; it is not a violation.
     """
 
     call_id: str
@@ -69,6 +71,11 @@ class Finding:
     rulebook_hash: str
     note: str = ""
     doubt: str = ""
+
+    @property
+    def observation(self) -> bool:
+        """Reported, not charged: the check deducts nothing and does not zero the call."""
+        return self.deduction == 0 and not self.veto
 
 
 @dataclass(frozen=True)
@@ -93,5 +100,5 @@ class CallScore:
 
     @property
     def violated(self) -> frozenset[str]:
-        """The ids of the checks this call violates."""
-        return frozenset(f.rule_id for f in self.findings)
+        """The ids of the checks this call violates (observations are reported, not violations)."""
+        return frozenset(f.rule_id for f in self.findings if not f.observation)

@@ -30,7 +30,7 @@ def call_input(call: Call) -> CallInput:
             for seg in call.segments
         ),
         speech=tuple(
-            asr.SpeechRegion(r.channel, asr.Role(r.role), r.start_s, r.end_s) for r in call.speech
+            asr.SpeechRegion(r.channel, asr.Role(r.role), r.start_s, r.end_s, r.level_db) for r in call.speech
         ),
         unheard=tuple(
             asr.SpeechRegion(r.channel, asr.Role(r.role), r.start_s, r.end_s) for r in call.unheard
@@ -43,7 +43,8 @@ def call_input(call: Call) -> CallInput:
 def save_score(session: Session, call: Call, result: CallScore) -> None:
     """Store a scoring result. A finding that was already there (same check, phrase and time)
     keeps its id, status, reviews and appeals: re-scoring never erases a monitor's decision.
-    A finding whose evidence is doubtful is stored `uncertain` (not yet ruled on) or `open`."""
+    A finding whose evidence is doubtful is stored `uncertain` (not yet ruled on) or `open`; an
+    observation (a check that deducts nothing) `noted`."""
     call.scored_at = utcnow()
     call.rulebook_hash = result.rulebook_hash
     call.not_applicable = [[na.rule_id, na.reason] for na in result.not_applicable]
@@ -52,8 +53,9 @@ def save_score(session: Session, call: Call, result: CallScore) -> None:
     records = []
     for f in result.findings:
         record = earlier.pop((f.rule_id, f.phrase, round(f.start)), None) or FindingRecord(status=FindingStatus.OPEN)
-        if record.status in (FindingStatus.OPEN, FindingStatus.UNCERTAIN):  # not yet ruled on
-            record.status = FindingStatus.UNCERTAIN if f.doubt else FindingStatus.OPEN
+        if record.status in (FindingStatus.OPEN, FindingStatus.UNCERTAIN, FindingStatus.NOTED):  # not yet ruled on
+            record.status = FindingStatus.NOTED if f.observation else \
+                FindingStatus.UNCERTAIN if f.doubt else FindingStatus.OPEN
         record.doubt = f.doubt or None
         record.rule_id, record.title, record.deduction = f.rule_id, f.title, f.deduction
         record.severity, record.veto, record.speaker = f.severity, f.veto, f.speaker.value
@@ -71,4 +73,4 @@ def update_call_score(call: Call) -> None:
     call.qa_score = call_score([f for f in call.findings if f.status not in NOT_DEDUCTING])
 
 
-NOT_DEDUCTING = (FindingStatus.OVERTURNED, FindingStatus.UNCERTAIN)
+NOT_DEDUCTING = (FindingStatus.OVERTURNED, FindingStatus.UNCERTAIN, FindingStatus.NOTED)

@@ -252,6 +252,7 @@ class EvidenceSettings:
     doubtful_min_chars: int = 6
     doubtful_near_miss: float = 1.0
     near_miss_confidence: float = 1.0
+    near_miss_word_probability: float = 0.0
 
 
 class Evidence(SpecModel):
@@ -277,10 +278,16 @@ class Evidence(SpecModel):
     near_miss_confidence: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
         EvidenceSettings.near_miss_confidence,
         description="See `doubtful_near_miss`; 1 = a near miss is doubtful however clearly it was heard.")
+    near_miss_word_probability: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
+        EvidenceSettings.near_miss_word_probability,
+        description="A near miss (see `doubtful_near_miss`) is also doubtful when a word where the phrase nearly "
+                    "is was heard with a probability under this, however well the rest of the window was heard: "
+                    "感谢您的来电 misheard as 展现您的来便 (展 0.5, 便 0.11). Only phrases long enough to match "
+                    "approximately (`min_fuzzy_chars`) have a near miss that counts (0 = never).")
 
     def settings(self) -> EvidenceSettings:
         return EvidenceSettings(self.doubtful_confidence, self.doubtful_min_chars, self.doubtful_near_miss,
-                                self.near_miss_confidence)
+                                self.near_miss_confidence, self.near_miss_word_probability)
 
 
 # --- matching settings -------------------------------------------------------------------------
@@ -347,6 +354,43 @@ class Matching(MatchOverrides):
 # --- phrases -----------------------------------------------------------------------------------
 
 
+ExemptWhen = Literal["polite", "help"]
+ClausePlace = Literal["any", "start", "whole"]
+
+
+@dataclass(frozen=True)
+class ToneRule:
+    """When a phrase heard in speech does not count, judged from the clause around it.
+
+    A clause is the stretch between two pauses the transcript marks: punctuation, a space, or
+    the end of an ASR segment. The marker lists are literal wordings (alternations expanded);
+    they are found in the clause's normalised characters, exactly.
+
+    clause: where in its clause the phrase must be to count: anywhere (`any`), at its start
+        (`start`: only `lead_ins` before it) or as the whole clause (`whole`: also only
+        `particles` after it). 不行 is a refusal said alone, not in 不行的话我帮您换一个.
+    polite: a `polite_before` marker earlier in the clause (请, 麻烦) or a `polite_after` one
+        later (好吗, 可以吗) makes it a request, not an order: 请您说大点声好吗 is not 大点声.
+    help: a `help_after` wording later in the clause or in the next `help_clauses` clauses
+        (我帮您查一下) makes it an honest answer: 我不清楚，我帮您问一下 is not 我不清楚.
+    """
+
+    clause: ClausePlace = "any"
+    polite: bool = False
+    help: bool = False
+    polite_before: tuple[str, ...] = ()
+    polite_after: tuple[str, ...] = ()
+    help_after: tuple[str, ...] = ()
+    help_clauses: int = 1
+    lead_ins: tuple[str, ...] = ()
+    particles: tuple[str, ...] = ()
+
+    @property
+    def judges(self) -> bool:
+        """Whether the clause around a hit can change anything."""
+        return self.clause != "any" or self.polite or self.help
+
+
 @dataclass(frozen=True)
 class Phrase:
     """One rulebook phrase and the wordings that count as saying it.
@@ -355,12 +399,15 @@ class Phrase:
         `text` first, with `(a|b)` / `(a)?` alternations already expanded.
     veto: saying (or missing) it zeroes the call. unless_within: longer wordings inside which
         a hit does not count (e.g. 不好意思 inside 不好意思我是新手).
+    tone: when the clause around a hit takes it back (a polite request, an offer of help, a
+        word inside a longer sentence); None: never.
     """
 
     text: str
     variants: tuple[str, ...]
     veto: bool = False
     unless_within: tuple[str, ...] = ()
+    tone: ToneRule | None = None
 
 
 _ALTERNATION = re.compile(r"\(([^()]*)\)(\?)?")
@@ -420,10 +467,88 @@ class PhraseSpec(SpecModel):
                       unless_within=tuple(unless))
 
 
-def to_phrases(items: Sequence[str | PhraseSpec], default_veto: bool = False) -> tuple[Phrase, ...]:
-    """The typed phrases of a validated phrase list (a string item is a pattern)."""
-    return tuple((item if isinstance(item, PhraseSpec) else PhraseSpec.model_construct(phrase=item)).value(default_veto)
-                 for item in items)
+# --- tone: when the clause around a hit takes it back --------------------------------------------
+
+
+Markers = Annotated[list[Pattern], Field(description="Wordings (patterns), found exactly in the clause's characters.")]
+
+
+class ToneSpec(SpecModel):
+    """How the clause around a hit is read: the markers of a polite request and of an offer of
+    help, and the defaults of the check's phrases (each phrase's `exempt_when` / `clause`
+    overrides them). Many 禁语 are blunt forms of polite wordings: 大点声 / 请您说大点声好吗,
+    我不清楚 / 我不清楚，我帮您问一下, 不行 / 不行的话我帮您换一个."""
+
+    polite_before: Markers = Field(default_factory=list, description=(
+        "Wordings that make what follows them in the same clause a request (请, 麻烦, 能否): a phrase "
+        "exempt when `polite` does not count after one."))
+    polite_after: Markers = Field(default_factory=list, description=(
+        "Question tags that make what precedes them in the same clause a request (好吗, 可以吗): a phrase "
+        "exempt when `polite` does not count before one."))
+    help_after: Markers = Field(default_factory=list, description=(
+        "Offers of help (我帮您查一下, 为您核实): a phrase exempt when `help` does not count when one follows "
+        "it in its clause or the next `help_clauses` clauses."))
+    help_clauses: Annotated[int, Bounds("tone", 0, 5)] = Field(
+        ToneRule.help_clauses, description="How many clauses after the phrase's own an offer of help may come in.")
+    lead_ins: Markers = Field(default_factory=list, description=(
+        "What may come before a phrase that must start its clause (`clause: start` / `whole`): 喂, 哎, 唉."))
+    particles: Markers = Field(default_factory=list, description=(
+        "What may come after a phrase that must be its whole clause (`clause: whole`): 啊, 吧, 了."))
+    exempt_when: list[ExemptWhen] = Field(default_factory=list, description=(
+        "The default of the check's phrases: `polite` (a polite request) and/or `help` (an offer of help "
+        "follows) take a hit back."))
+    clause: ClausePlace = Field(ToneRule.clause, description=(
+        "The default of the check's phrases: where in its clause a phrase must be to count: `any`, "
+        "`start` (only lead-ins before it), `whole` (only lead-ins before, particles after)."))
+
+    def rule(self, exempt_when: Sequence[str] | None = None, clause: str | None = None) -> ToneRule | None:
+        """The tone of a phrase with these settings (None: the check's defaults); None if it judges nothing."""
+        exempt = set(self.exempt_when if exempt_when is None else exempt_when)
+        rule = ToneRule(clause=clause or self.clause, polite="polite" in exempt, help="help" in exempt,
+                        polite_before=_expanded(self.polite_before), polite_after=_expanded(self.polite_after),
+                        help_after=_expanded(self.help_after), help_clauses=self.help_clauses,
+                        lead_ins=_expanded(self.lead_ins), particles=_expanded(self.particles))
+        return rule if rule.judges else None
+
+    def missing_markers(self, exempt_when: Sequence[str]) -> list[str]:
+        """The marker lists an `exempt_when` needs that this tone leaves empty."""
+        needs = {"polite": ("polite_before", "polite_after"), "help": ("help_after",)}
+        return [" or ".join(needs[e]) for e in exempt_when if not any(getattr(self, f) for f in needs[e])]
+
+
+def _expanded(patterns: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(w for pattern in patterns for w in _wordings(pattern)))
+
+
+class TonedPhraseSpec(PhraseSpec):
+    """A phrase of a check that reads the clause around a hit (`tone:`): it may set its own
+    exemptions and place, overriding the check's defaults."""
+
+    exempt_when: list[ExemptWhen] | None = Field(None, description=(
+        "What takes a hit back: `polite` (a polite_before marker earlier in the clause, or a polite_after "
+        "tag later), `help` (an offer of help follows); [] = nothing. Left out: the check's `tone.exempt_when`."))
+    clause: ClausePlace | None = Field(None, description=(
+        "Where in its clause the phrase must be to count: `any`, `start`, `whole`. Left out: the check's "
+        "`tone.clause`."))
+
+    def value(self, default_veto: bool = False, tone: ToneSpec | None = None) -> Phrase:
+        phrase = super().value(default_veto)
+        return replace(phrase, tone=(tone or ToneSpec()).rule(self.exempt_when, self.clause))
+
+
+def to_phrases(items: Sequence[str | PhraseSpec], default_veto: bool = False,
+               tone: ToneSpec | None = None) -> tuple[Phrase, ...]:
+    """The typed phrases of a validated phrase list (a string item is a pattern); `tone` gives
+    each phrase that does not set its own the check's defaults."""
+    phrases = []
+    for item in items:
+        if isinstance(item, TonedPhraseSpec):
+            phrases.append(item.value(default_veto, tone))
+            continue
+        spec = item if isinstance(item, PhraseSpec) else PhraseSpec.model_construct(phrase=item)
+        phrase = spec.value(default_veto)
+        phrases.append(replace(phrase, tone=tone.rule()) if tone is not None else phrase)
+    return tuple(phrases)
 
 
 def _known_set(name: str, info: ValidationInfo) -> str:
@@ -446,6 +571,17 @@ PhraseList = Annotated[
     Union[Annotated[str, AfterValidator(_known_set), Field(description="The name of a `phrase_sets:` entry."),
                     Tag("phrase set name")],
           Annotated[Phrases, Tag("phrase list")]],
+    Discriminator(lambda value: "phrase set name" if isinstance(value, str) else "phrase list"),
+]
+# The phrase list of a check that reads the tone of a hit: its phrases may set `exempt_when` and `clause`.
+TonedPhraseItem = Annotated[
+    Union[Annotated[Pattern, Tag("wording")], Annotated[TonedPhraseSpec, Tag("phrase mapping")]],
+    Discriminator(lambda value: "phrase mapping" if isinstance(value, (dict, PhraseSpec)) else "wording"),
+]
+TonedPhraseList = Annotated[
+    Union[Annotated[str, AfterValidator(_known_set), Field(description="The name of a `phrase_sets:` entry."),
+                    Tag("phrase set name")],
+          Annotated[Annotated[list[TonedPhraseItem], Field(min_length=1)], Tag("phrase list")]],
     Discriminator(lambda value: "phrase set name" if isinstance(value, str) else "phrase list"),
 ]
 

@@ -209,10 +209,13 @@ class _ChannelSpan:
 
 
 class SpeechRegion(_ChannelSpan, Base):
-    """A stretch of voice activity on one channel; silence and hold checks read these."""
+    """A stretch of voice activity on one channel; silence, overlap and loudness checks read these."""
 
     __tablename__ = "speech_regions"
     __table_args__ = (Index("ix_speech_call_start", "call_pk", "start_s"),)
+
+    level_db: Mapped[float | None] = mapped_column(
+        Float, doc="dBFS of the region's voiced frames; null for calls transcribed before levels were measured")
 
     call: Mapped[Call] = relationship(back_populates="speech")
 
@@ -229,12 +232,15 @@ class UnheardSpan(_ChannelSpan, Base):
 
 class FindingStatus(StrEnum):
     """open: deducts until a monitor rules. uncertain: the evidence for a missing phrase was
-    heard too poorly to be sure (`FindingRecord.doubt`); deducts nothing until confirmed."""
+    heard too poorly to be sure (`FindingRecord.doubt`); deducts nothing until confirmed.
+    noted: an observation, the finding of a check that deducts nothing (`deduction: 0`): it is
+    shown with the call and exported, but costs nothing and waits for no monitor."""
 
     OPEN = "open"
     UNCERTAIN = "uncertain"
     CONFIRMED = "confirmed"
     OVERTURNED = "overturned"
+    NOTED = "noted"
 
 
 class FindingRecord(Base):

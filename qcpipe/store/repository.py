@@ -57,6 +57,7 @@ def load_call(session: Session, call_id: str) -> Call:
         .where(Call.call_id == call_id)
         .options(
             selectinload(Call.segments),
+            selectinload(Call.speech),
             selectinload(Call.agent).selectinload(Agent.team),
             selectinload(Call.findings).selectinload(FindingRecord.reviews),
             selectinload(Call.findings).selectinload(FindingRecord.appeals),
@@ -108,15 +109,16 @@ def iter_findings(session: Session, batch: int = 1000) -> Iterator[tuple[Call, F
 
 
 def violations_by_call(session: Session) -> dict[str, set[str]]:
-    """For each scored call, the checks it violates: findings that deduct (not overturned, and
-    not uncertain: those deduct nothing until a monitor confirms them)."""
+    """For each scored call, the checks it violates: findings that deduct (not overturned, not
+    uncertain: those deduct nothing until a monitor confirms them, and not noted: observations
+    of checks that deduct nothing)."""
     result: dict[str, set[str]] = {
         call_id: set() for call_id in session.scalars(select(Call.call_id).where(Call.scored_at.is_not(None)))
     }
     rows = session.execute(
         select(Call.call_id, FindingRecord.rule_id)
         .join(FindingRecord, FindingRecord.call_pk == Call.id)
-        .where(FindingRecord.status.not_in([FindingStatus.OVERTURNED, FindingStatus.UNCERTAIN]))
+        .where(FindingRecord.status.not_in([FindingStatus.OVERTURNED, FindingStatus.UNCERTAIN, FindingStatus.NOTED]))
     )
     for call_id, rule_id in rows:
         result[call_id].add(rule_id)

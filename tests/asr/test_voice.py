@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qcpipe.asr import load_audio
-from qcpipe.asr.voice import own_speech, unheard
+from qcpipe.asr.voice import own_speech, speech_level_db, unheard
 from tests.helpers.paths import DEV_CORPUS
 
 RATE = 16_000
@@ -75,3 +75,18 @@ def test_unheard_is_voiced_time_no_word_covers() -> None:
     # VAD cuts one stretch of speech at every pause: touching regions are one stretch.
     assert unheard([(0.0, 1.5), (1.5, 2.5), (2.5, 3.2)], [], 2.0) == [(0.0, 3.2)]
 
+
+
+def test_a_regions_level_is_that_of_its_voiced_frames(agent: np.ndarray) -> None:
+    # Real speech: the first region of a dev call's agent, then the same 10 dB louder.
+    start, end = vad_regions(agent)[0]
+    speech = agent[start:end]
+    level = speech_level_db(speech)
+    assert -40 < level < -5
+    assert speech_level_db(speech * 10 ** (10 / 20)) == pytest.approx(level + 10, abs=0.01)
+    # The VAD's padding and the pauses in a region do not make it quieter.
+    padded = np.concatenate([np.zeros(RATE // 2, dtype=np.float32), speech, np.zeros(RATE, dtype=np.float32)])
+    assert speech_level_db(padded) == pytest.approx(level, abs=1.0)
+    tone = 0.1 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE)
+    assert speech_level_db(tone) == pytest.approx(20 * np.log10(0.1 / np.sqrt(2)), abs=0.1)  # −23 dBFS
+    assert speech_level_db(np.zeros(100, dtype=np.float32)) is None  # shorter than a frame

@@ -1,12 +1,14 @@
 """A call as people read it, with what ASR could not hear: an uncertain finding carries its status
-and doubt, the call its unheard spans, and the findings export both. On each backend."""
+and doubt, the call its unheard spans, and the findings export both; the call's figures (talk
+time, silence, overlaps, agent speech rate) on the call and in both exports. On each backend."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
-from qcpipe.calls import call_detail, finding_records
+from qcpipe.calls import call_detail, finding_records, transcript_records
+from qcpipe.calls.stats import STAT_COLUMNS
 from qcpipe.config import PrivacySettings
 from qcpipe.scoring.records import update_call_score
 from qcpipe.store import Call, FindingStatus
@@ -68,3 +70,28 @@ def test_a_confirmed_finding_exports_as_deducting(stored) -> None:
     with stored.session() as session:
         (record,) = [r.as_dict() for r in finding_records(session, SHOWN)]
     assert (record["status"], record["doubt"], record["deducts"], record["call_score"]) == ("confirmed", DOUBT, True, 95)
+
+
+def test_the_call_and_both_exports_carry_the_calls_figures(stored) -> None:
+    with stored.session() as session:
+        detail = call_detail(session, "V01", SHOWN)
+        findings = [r.as_dict() for r in finding_records(session, SHOWN)]
+        transcript = [r.as_dict() for r in transcript_records(session, SHOWN)]
+    stats = detail.stats
+    # The seeded turns are the timeline, read as padded by 0.4 s a side (the stored ASR settings).
+    assert (stats.agent_talk_s, stats.customer_talk_s) == (8.6, 2.4)
+    assert (stats.silence_s, stats.longest_silence_s, stats.overlaps, stats.overlap_s) == (5.2, 1.3, 0, 0.0)
+    assert stats.agent_chars_per_min == round((10 + 14) / (3.5 + 3.5) * 60, 1)  # 喂 is too short to time
+    expected = {column: getattr(stats, column.removeprefix("call_")) for column in STAT_COLUMNS}
+    for record in findings + transcript:
+        assert {column: record[column] for column in STAT_COLUMNS} == expected
+    assert len(transcript) == len(TURNS)
+
+
+def test_a_call_without_a_timeline_has_no_figures(stored) -> None:
+    with stored.transaction() as session:
+        session.scalars(select(Call).where(Call.call_id == "V01")).one().speech = []
+    with stored.session() as session:
+        assert call_detail(session, "V01", SHOWN).stats is None
+        (record,) = [r.as_dict() for r in finding_records(session, SHOWN)]
+    assert all(record[column] is None for column in STAT_COLUMNS)

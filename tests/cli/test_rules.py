@@ -19,6 +19,7 @@ def test_check_lists_the_checks(tmp_path: Path) -> None:
     for check in ("greeting", "closing", "wait_apology", "forbidden_phrase", "hold_notice", "complaint.followup",
                   "dead_air", "interruption", "speech_rate", "agent_hangup", "raised_voice"):
         assert check in result.stdout
+    assert "observation (−0)  静音（无人说话）" in result.stdout  # dead_air deducts nothing
 
 
 def test_check_names_the_line_of_an_error(tmp_path: Path) -> None:

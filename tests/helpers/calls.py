@@ -12,15 +12,18 @@ from qcpipe.scoring import CallInput
 from tests.helpers.paths import DEV_LABELS, SCORING_FIXTURES
 
 Turn = Sequence  # [role, start, end, text]
+STEADY_LEVEL_DB = -20.0  # the level of a scripted call's speech: one steady voice
 
 
 def make_call(turns: Sequence[Turn], call_id: str = "T0001", queue_wait_s: float | None = 20.0,
               speech: Sequence[Sequence[float]] | None = None, mono: bool = False,
-              timed_words: bool = False) -> CallInput:
+              timed_words: bool = False, duration_s: float | None = None) -> CallInput:
     """A CallInput from [role, start, end, text] turns (agent on channel 0, customer on 1).
 
-    speech: [channel, start, end] regions; by default each turn is its channel's region.
+    speech: [channel, start, end] or [channel, start, end, level_db] regions; by default each
+        turn is its channel's region, all at one level (`STEADY_LEVEL_DB`).
     timed_words: give every character its own Word, so evidence times are per character.
+    duration_s: the recording's length; by default the end of the last turn.
     """
     segments = []
     for role, start, end, text in turns:
@@ -33,12 +36,15 @@ def make_call(turns: Sequence[Turn], call_id: str = "T0001", queue_wait_s: float
         segments.append(Segment(channel=0 if mono else channel, role=Role.UNKNOWN if mono else Role(role),
                                 start=float(start), end=float(end), text=str(text), confidence=1.0, words=words))
     if speech is None:
-        regions = tuple(SpeechRegion(s.channel, s.role, s.start, s.end) for s in segments)
+        regions = tuple(SpeechRegion(s.channel, s.role, s.start, s.end, STEADY_LEVEL_DB) for s in segments)
     else:
-        regions = tuple(SpeechRegion(int(c), Role.AGENT if int(c) == 0 else Role.CUSTOMER, float(a), float(b))
-                        for c, a, b in speech)
+        regions = tuple(SpeechRegion(int(c), Role.AGENT if int(c) == 0 else Role.CUSTOMER, float(a), float(b),
+                                     float(level[0]) if level else None)
+                        for c, a, b, *level in speech)
+    if duration_s is None:
+        duration_s = max((s.end for s in segments), default=0.0)
     return CallInput(call_id=call_id, segments=tuple(segments), speech=regions, queue_wait_s=queue_wait_s,
-                     duration_s=max((s.end for s in segments), default=0.0))
+                     duration_s=duration_s)
 
 
 def load_fixture_cases(kind: str) -> list[dict]:

@@ -9,3 +9,4 @@ DEV_CORPUS = REPO.parent / "shared" / "corpus" / "dev"
 DEV_LABELS = DEV_CORPUS / "labels"
 SAMPLES = REPO / "samples"
 SCORING_FIXTURES = REPO / "tests" / "scoring" / "fixtures"  # the rule kinds' cases and whole calls (YAML)
+REAL_TEXT = REPO.parent / "shared" / "corpus" / "real-text" / "dialogue_lines.json"  # real agent lines (JDDC)

@@ -36,9 +36,9 @@ def test_clean_call_scores_100(rulebook):
 def test_deductions_add_up_and_floor_at_zero(rulebook):
     result = score_call(make_call(RUDE), rulebook)
     forbidden = [f for f in result.findings if f.rule_id == "forbidden_phrase"]
-    assert len(forbidden) == 6  # each distinct phrase once
+    assert len(forbidden) == 7  # each distinct phrase once (我不清楚 is a 禁语 of its own)
     assert result.violated == {"greeting", "closing", "forbidden_phrase"}
-    assert sum(f.deduction for f in result.findings) == 5 + 5 + 6 * 20
+    assert sum(f.deduction for f in result.findings) == 5 + 5 + 7 * 20
     assert result.score == 0
 
 
@@ -73,7 +73,9 @@ def test_finding_evidence_points_at_the_characters(rulebook):
     turns = [["agent", 1.0, 7.0, "您好，欢迎致电市北广场"], ["customer", 7.5, 9.0, "那我还要等多久？"],
              ["agent", 10.0, 16.0, "好的，这不关我的数，我不清楚"]]
     result = score_call(make_call(turns, timed_words=True), rulebook)
-    (finding,) = [f for f in result.findings if f.rule_id == "forbidden_phrase"]
+    # 我不清楚 is a 禁语 of its own; this test follows the misheard one
+    finding, unsure = sorted((f for f in result.findings if f.rule_id == "forbidden_phrase"), key=lambda f: f.start)
+    assert unsure.phrase == "我不知道" and unsure.quote == "我不清楚"
     assert finding.quote == "这不关我的数"
     assert finding.phrase == "这不关我的事" and finding.wording == "这不关我的事"
     assert finding.match_kind is MatchKind.PINYIN and 0.82 <= finding.score < 1
@@ -113,7 +115,9 @@ def test_unknown_condition_field_is_not_applicable(rulebook):
 def test_no_speech_timeline_hold_check_not_applicable(rulebook):
     call = dataclasses.replace(make_call(CLEAN), speech=())
     result = score_call(call, rulebook)
-    assert [n.rule_id for n in result.not_applicable] == ["hold_notice"]
+    # The checks that read the voice-activity timeline say why they could not; the rest ran.
+    assert [n.rule_id for n in result.not_applicable] == ["hold_notice", "dead_air", "interruption", "raised_voice"]
+    assert all("no speech timeline" in n.reason for n in result.not_applicable)
 
 
 def test_results_are_frozen_and_inputs_untouched(rulebook):
@@ -153,3 +157,22 @@ def test_call_without_speech(rulebook):
     result = score_call(make_call([]), rulebook)
     assert result.score == 100 and result.findings == ()
     assert {n.reason for n in result.not_applicable} == {"no speech recognised in this call"}
+
+
+def test_an_observation_is_reported_costs_nothing_and_is_no_violation(mini_rulebook):
+    checks = """\
+  - id: dead_air
+    title: 静音
+    kind: dead_air
+    severity: minor
+    deduction: {deduction}
+    role: agent
+    min_silence_s: 10
+"""
+    call = make_call([["agent", 1.0, 4.0, "我帮您查询一下。"], ["agent", 16.0, 18.0, "查到了。"]])
+    observed = score_call(call, mini_rulebook(checks.format(deduction=0)))
+    (finding,) = observed.findings
+    assert finding.observation and finding.match_kind is MatchKind.MEASURED and finding.note.startswith("12.0 s")
+    assert observed.score == 100 and observed.violated == frozenset() and observed.applied == ("dead_air",)
+    charged = score_call(call, mini_rulebook(checks.format(deduction=2)))
+    assert not charged.findings[0].observation and charged.score == 98 and charged.violated == {"dead_air"}

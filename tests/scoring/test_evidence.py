@@ -119,3 +119,46 @@ def test_a_short_reply_is_not_judged_by_its_word_probabilities():
     rulebook = parse_rulebook(DOUBTFUL)
     (finding,) = score_call(heard_with(make_call([["agent", 1.0, 2.0, "你说"]]), 0.05), rulebook).findings
     assert finding.doubt == ""
+
+
+MISHEARD_CLOSING = """version: 1
+name: misheard
+evidence: {doubtful_near_miss: 0.75, near_miss_confidence: 0.0, near_miss_word_probability: 0.6}
+checks:
+  - id: closing
+    title: 标准结束语
+    kind: required_phrases
+    severity: minor
+    deduction: 5
+    role: agent
+    window: {from: end, seconds: 20}
+    require: {thanks: [感谢您的来电], goodbye: [再见]}
+"""
+
+
+def heard_as(call, probabilities: dict[str, float], usual: float = 0.95):
+    """The call with each character a word, heard at `usual` but the characters given."""
+    segments = tuple(dataclasses.replace(s, words=tuple(Word(c, s.start, s.end, probabilities.get(c, usual))
+                                                        for c in s.text)) for s in call.segments)
+    return dataclasses.replace(call, segments=segments)
+
+
+def test_a_near_miss_with_a_poorly_heard_word_just_there_is_uncertain():
+    """感谢您的来电 heard as 展现您的来便 (GSM, a noisy room): the window as a whole was heard well,
+    but the words where the phrase nearly is were not."""
+    rulebook = parse_rulebook(MISHEARD_CLOSING)
+    call = make_call([["agent", 30.0, 40.0, "好的，已经为您提交申请。展现您的来便，再见！"]])
+    (finding,) = score_call(heard_as(call, {"便": 0.11}), rulebook).findings
+    assert "感谢您的来电" in finding.doubt and "便" in finding.doubt and "0.11" in finding.doubt
+    # Heard clearly, the same words are a plain finding; so is a poor word elsewhere in the window.
+    for clearly in ({}, {"申": 0.11}):
+        (finding,) = score_call(heard_as(call, clearly), rulebook).findings
+        assert finding.doubt == "" and finding.phrase == "感谢您的来电"
+
+
+def test_a_short_phrase_has_no_near_miss_that_counts():
+    """再见 matches only exactly (2 characters): 赞贱, however poorly heard, is not the phrase misheard."""
+    rulebook = parse_rulebook(MISHEARD_CLOSING)
+    call = make_call([["agent", 30.0, 40.0, "感谢您的来电，祝您生活愉快，赞贱。"]])
+    (finding,) = score_call(heard_as(call, {"赞": 0.3, "贱": 0.3}), rulebook).findings
+    assert finding.phrase == "再见" and finding.doubt == ""

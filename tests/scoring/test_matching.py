@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from qcpipe.scoring import MatchKind
 from qcpipe.scoring.matching import PhraseMatcher
 from qcpipe.scoring.normalize import PinyinCoder
-from qcpipe.scoring.spec import MatchSettings, Phrase, expand_pattern
+from qcpipe.scoring.spec import MatchSettings, Phrase, ToneRule, expand_pattern
 
 EQUIVALENTS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("an", "ang"), ("en", "eng"), ("in", "ing"))
 SETTINGS = MatchSettings(0.82, 0.82, 4, EQUIVALENTS, ("我", "您你", "不", "没"))
@@ -125,3 +126,71 @@ def test_allowed_wording_must_really_be_there():
                       MatchSettings(0.75, 0.75, 4, EQUIVALENTS), PinyinCoder(EQUIVALENTS))
     assert m.matches(m.heard([(0, "喂，不好意思，我是新手啦！")]))
     assert m.matches(m.heard([(0, "我是新手机号码")])) == ()
+
+
+# --- tone: the clause around a hit -------------------------------------------------------------
+
+TONE = ToneRule(polite_before=("请", "麻烦"), polite_after=("好吗",), help_after=("帮您查", "帮您问"),
+                help_clauses=1, lead_ins=("喂", "哎"), particles=("啊", "吧", "了"))
+
+
+def toned(phrase: str, **rule) -> PhraseMatcher:
+    return PhraseMatcher([Phrase(phrase, tuple(expand_pattern(phrase)), tone=replace(TONE, **rule))], SETTINGS,
+                         PinyinCoder(EQUIVALENTS))
+
+
+def said(m: PhraseMatcher, *texts: str) -> list[str]:
+    heard = m.heard(list(enumerate(texts)))
+    return [heard.chars[x.start:x.end] for x in m.matches(heard)]
+
+
+def test_clauses_end_at_punctuation_spaces_and_segment_ends():
+    m = matcher("再见")
+    heard = m.heard([(0, "喂，这不关我的事。我不清楚 您打别的电话吧"), (1, "好的"), (2, "再见！")])
+    starts = heard.clause_starts
+    clauses = [heard.chars[a:b] for a, b in zip(starts, starts[1:] + (len(heard.chars),))]
+    assert clauses == ["喂", "这不关我的事", "我不清楚", "您打别的电话吧", "好的", "再见"]
+    assert heard.clause(2, 4) == (1, 7) and heard.clause(2, 4, more=1) == (1, 11)
+    assert m.heard([(0, "，，")]).clause_starts == (0,)  # nothing heard: one empty clause
+
+
+def test_a_polite_marker_before_the_hit_in_its_clause_takes_it_back():
+    m = toned("大声点", polite=True)
+    assert said(m, "听不见，大声点！") == ["大声点"]
+    assert said(m, "请您大声点") == [] and said(m, "麻烦您说话大声点") == []
+    assert said(m, "您说话大声点好吗？") == []  # a question tag after it
+    assert said(m, "请稍等，大声点") == ["大声点"]  # the 请 belongs to another clause
+
+
+def test_a_hit_said_twice_counts_when_one_occurrence_is_not_taken_back():
+    m = toned("大声点", polite=True)
+    assert said(m, "请您大声点，大声点！") == ["大声点"]
+
+
+def test_an_offer_of_help_in_the_next_clauses_takes_a_hit_back():
+    m = toned("我不清楚", help=True)
+    assert said(m, "我不清楚，我帮您问一下") == [] and said(m, "我不清楚我帮您查") == []
+    assert said(m, "我不清楚，你问别人吧") == ["我不清楚"]
+    assert said(m, "我帮您查过了，我不清楚") == ["我不清楚"]  # help said before does not count
+    assert said(m, "我不清楚，那个，我帮您问一下") == ["我不清楚"]  # two clauses on: too late (help_clauses 1)
+    assert said(toned("我不清楚", help=True, help_clauses=2), "我不清楚，那个，我帮您问一下") == []
+
+
+def test_clause_start_and_whole_clause():
+    start, whole = toned("不行", clause="start"), toned("不行", clause="whole")
+    assert said(whole, "不行！") == ["不行"] and said(whole, "喂，哎不行啊") == ["不行"]
+    assert said(whole, "不行的话我帮您换一个") == [] and said(whole, "那不行") == []
+    assert said(start, "不行的话我帮您换一个") == ["不行"] and said(start, "那不行") == []
+
+
+def test_a_whole_clause_may_span_two_segments_of_a_turn():
+    m = toned("(你)?明天再打过来", clause="whole")
+    assert said(m, "你明天", "再打过来吧") == ["你明天再打过来"]
+    assert said(m, "请你明天", "再打过来") == []
+
+
+def test_the_memo_keeps_texts_that_differ_only_in_punctuation_apart():
+    m = toned("不行", clause="whole")
+    assert said(m, "不行，的话") == ["不行"]
+    assert said(m, "不行的话") == []
+    assert said(m, "不行，的话") == ["不行"]

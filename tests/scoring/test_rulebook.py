@@ -31,9 +31,10 @@ GREETING = """\
 FIRST_CHECK_LINE = 4  # mini_rulebook: version, name, checks:, then the checks
 
 
-def test_default_rulebook_has_the_eight_fixed_checks(rulebook):
+def test_default_rulebook_has_the_fixed_checks(rulebook):
     assert rulebook.rule_ids == ("greeting", "closing", "wait_apology", "forbidden_phrase", "complaint.apology",
-                                 "complaint.record", "complaint.followup", "hold_notice")
+                                 "complaint.record", "complaint.followup", "hold_notice", "dead_air", "interruption",
+                                 "speech_rate", "agent_hangup", "raised_voice")
     assert rulebook.rule("forbidden_phrase").deduction == 20
     assert str(rulebook.rule("wait_apology").condition) == "queue_wait_s > 30"
     path = REPO / "configs" / "rules" / "default.yaml"
@@ -212,3 +213,113 @@ def test_phrase_sets_and_per_phrase_veto():
 def test_expand_pattern():
     assert expand_pattern("(请|麻烦)您稍等(一下)?") == ["请您稍等一下", "请您稍等", "麻烦您稍等一下", "麻烦您稍等"]
     assert expand_pattern("再见") == ["再见"]
+
+
+SPEECH_RATE = """\
+  - id: speech_rate
+    title: 语速
+    kind: speech_rate
+    severity: minor
+    deduction: 3
+    role: agent
+    min_chars_per_min: 150
+    max_chars_per_min: 400
+"""
+
+
+def test_a_speech_rate_check_with_bounds_the_wrong_way_round(mini_rulebook):
+    error = _error(mini_rulebook, SPEECH_RATE.replace("min_chars_per_min: 150", "min_chars_per_min: 450"))
+    assert error.line == FIRST_CHECK_LINE
+    assert "min_chars_per_min (450) must be below max_chars_per_min (400)" in error.cause
+
+
+def test_a_speech_rate_check_without_any_bound(mini_rulebook):
+    error = _error(mini_rulebook, SPEECH_RATE.replace("    min_chars_per_min: 150\n", "")
+                   .replace("    max_chars_per_min: 400\n", ""))
+    assert error.line == FIRST_CHECK_LINE and "needs at least one of max_chars_per_min" in error.cause
+
+
+def test_a_timing_check_names_its_bad_threshold(mini_rulebook):
+    checks = """\
+  - id: interruption
+    title: 抢话
+    kind: interruption
+    severity: minor
+    deduction: 3
+    role: agent
+    min_overlap_s: -2
+"""
+    error = _error(mini_rulebook, checks)
+    assert error.line == FIRST_CHECK_LINE + 6 and "bad threshold: 'min_overlap_s' must be >= 0.1, got -2" in error.cause
+
+
+def test_a_check_may_deduct_nothing(mini_rulebook):
+    (rule,) = mini_rulebook(SPEECH_RATE.replace("deduction: 3", "deduction: 0")).rules
+    assert rule.deduction == 0 and not rule.veto
+
+
+RUDE = """\
+  - id: rude
+    title: 禁语
+    kind: forbidden_phrases
+    severity: critical
+    deduction: 20
+    role: agent
+    tone:
+      polite_before: [请, (麻烦|劳驾)您]
+      help_after: [帮您(查|问)]
+      lead_ins: [喂]
+      particles: [吧]
+      exempt_when: [polite]
+    phrases:
+      - 大声点
+      - {phrase: 我不清楚, exempt_when: [help]}
+      - {phrase: 不行, clause: whole, exempt_when: []}
+"""
+
+
+def test_tone_of_forbidden_phrases_is_typed_per_phrase(mini_rulebook):
+    kind = mini_rulebook(RUDE).rule("rude").matcher
+    loud, unsure, no = (p.tone for p in kind.matcher.phrases)
+    assert (loud.polite, loud.help, loud.clause) == (True, False, "any")
+    assert loud.polite_before == ("请", "麻烦您", "劳驾您") and loud.help_after == ("帮您查", "帮您问")
+    assert (unsure.polite, unsure.help) == (False, True)
+    assert (no.polite, no.help, no.clause, no.lead_ins, no.particles) == (False, False, "whole", ("喂",), ("吧",))
+    plain = mini_rulebook(RUDE.replace("      exempt_when: [polite]\n", "")).rule("rude").matcher
+    assert plain.matcher.phrases[0].tone is None  # nothing to judge: every hit counts
+
+
+def test_tone_errors_name_the_line(mini_rulebook):
+    error = _error(mini_rulebook, RUDE.replace("{phrase: 不行, clause: whole", "{phrase: 不行, clause: hole"))
+    assert error.line == FIRST_CHECK_LINE + 15
+    assert error.cause == "check 'rude': phrases: item 3: 'clause' must be one of any, start, whole, got 'hole'"
+    error = _error(mini_rulebook, RUDE.replace("exempt_when: [help]}", "exempt_when: [nice]}"))
+    assert error.line == FIRST_CHECK_LINE + 14 and "must be one of polite, help, got 'nice'" in error.cause
+    error = _error(mini_rulebook, RUDE.replace("      help_after: [帮您(查|问)]\n", ""))
+    assert error.line == FIRST_CHECK_LINE and "phrase '我不清楚' asks for exempt_when ['help']" in error.cause
+    assert "help_after" in error.cause
+    error = _error(mini_rulebook, RUDE.replace("lead_ins: [喂]", "lead_ins: ['(喂']"))
+    assert error.line == FIRST_CHECK_LINE + 9 and "bad pattern" in error.cause
+    # only forbidden_phrases reads the tone of a hit: a required phrase refuses the fields
+    error = _error(mini_rulebook, GREETING.replace("[您好]", "[{phrase: 您好, clause: start}]"))
+    assert error.line == FIRST_CHECK_LINE + 7 and "unknown field 'clause'" in error.cause
+
+
+def test_a_phrase_set_takes_the_checks_tone():
+    book = parse_rulebook(textwrap.dedent("""\
+        version: 1
+        name: sets
+        phrase_sets:
+          blunt: [大声点]
+        checks:
+          - id: rude
+            title: 禁语
+            kind: forbidden_phrases
+            severity: critical
+            deduction: 20
+            role: agent
+            tone: {polite_before: [请], exempt_when: [polite]}
+            phrases: blunt
+    """))
+    (phrase,) = book.rule("rude").matcher.matcher.phrases
+    assert phrase.tone is not None and phrase.tone.polite and phrase.tone.polite_before == ("请",)

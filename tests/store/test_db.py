@@ -59,3 +59,38 @@ def test_bad_url_is_a_clear_error() -> None:
 
     with pytest.raises(ConfigError, match="not a SQLAlchemy URL"):
         open_database("not a url")
+
+
+def test_calls_stored_before_speech_levels_load_without_them(db_url: str) -> None:
+    """A database of 0007 (no speech levels) upgraded: its regions read back with no level, and
+    the loudness check says why it cannot rule on such a call."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from qcpipe.scoring import load_rulebook, score_call
+    from qcpipe.scoring.records import call_input
+    from qcpipe.store.db import _alembic_config
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        connection.execute(text("INSERT INTO calls (call_id, audio_path, status, extra, processed_at, duration_s) "
+                                "VALUES ('OLD1', '/nonexistent/OLD1.wav', 'done', '{}', '2026-10-01 00:00:00', 20.0)"))
+        pk = connection.execute(text("SELECT id FROM calls WHERE call_id = 'OLD1'")).scalar_one()
+        connection.execute(text("INSERT INTO segments (call_pk, channel, role, start_s, end_s, text, confidence, words) "
+                                "VALUES (:pk, 0, 'agent', 1.0, 4.0, '您好，请问有什么可以帮您', 0.9, '[]')"), {"pk": pk})
+        connection.execute(text("INSERT INTO speech_regions (call_pk, channel, role, start_s, end_s) "
+                                "VALUES (:pk, 0, 'agent', 0.6, 4.4)"), {"pk": pk})
+    engine.dispose()
+    database = open_database(db_url)  # migrates to the newest
+    with database.session() as session:
+        call = session.scalars(select(Call).where(Call.call_id == "OLD1")).one()
+        heard = call_input(call)
+    database.dispose()
+    assert [r.level_db for r in heard.speech] == [None]
+    result = score_call(heard, load_rulebook())
+    assert [n.reason for n in result.not_applicable if n.rule_id == "raised_voice"] == [
+        "no speech levels stored for this call (transcribed before levels were measured): transcribe it again "
+        "to check loudness"]

@@ -55,7 +55,12 @@ def test_the_call_list_in_pages(browser, monkeypatch) -> None:
 def test_one_call(browser) -> None:
     body = browser("monitor1").get("/api/calls/C01").json()
     assert set(body) == {"call_id", "agent_id", "team", "started_at", "duration_s", "score", "segments", "findings",
-                         "not_applicable", "unheard", "unheard_agent_s"}
+                         "not_applicable", "unheard", "unheard_agent_s", "stats"}
+    # The scripted turns are the timeline, read as padded by the stored ASR settings' 0.4 s a side.
+    stats = body["stats"]
+    assert (stats["agent_talk_s"], stats["customer_talk_s"], stats["overlaps"]) == (8.6, 2.4, 0)
+    assert (stats["silence_s"], stats["longest_silence_s"]) == (5.2, 1.3)
+    assert 200 < stats["agent_chars_per_min"] < 300
     assert (body["unheard"], body["unheard_agent_s"]) == ([], 0.0)
     assert (body["call_id"], body["agent_id"], body["team"], body["score"], body["duration_s"]) == \
         ("C01", "A03", "一组", 75.0, 17.0)

@@ -12,6 +12,24 @@ from qcpipe.scoring.matchers.base import Hit, NotApplicableError, ParseContext, 
 from qcpipe.scoring.matchers.view import CallView, missing_hit, unheard_reason
 from qcpipe.scoring.matching import PhraseMatcher
 from qcpipe.scoring.spec import Bounds, CheckSpec, PhraseList, SpeakerRole
+from qcpipe.scoring.timeline import silences
+
+# A notice whose segment starts just after VAD's silence start still counts.
+NOTICE_GRACE_S = 1.0
+
+
+def notice_window(call: CallView, role: Role, silence_start: float, within_s: float) -> list[int]:
+    """Indices of the role's segments where a notice of a silence starting at `silence_start`
+    counts: in the `within_s` before it (or just after its start, `NOTICE_GRACE_S`)."""
+    return [i for turn in call.turns(role) for i in turn
+            if call.segments[i].end >= silence_start - within_s
+            and call.segments[i].start <= silence_start + NOTICE_GRACE_S]
+
+
+def announced(call: CallView, role: Role, matcher: PhraseMatcher, silence_start: float, within_s: float) -> bool:
+    """Whether the role said one of `matcher`'s notices in the notice window of a silence."""
+    indices = notice_window(call, role, silence_start, within_s)
+    return bool(indices) and bool(matcher.matches(call.heard(indices)))
 
 
 class SilenceHoldNoticeSpec(CheckSpec):
@@ -46,8 +64,6 @@ class SilenceHoldNotice(RuleKind):
 
     spec = SilenceHoldNoticeSpec
 
-    GRACE_S = 1.0  # a notice whose segment starts just after VAD's silence start still counts
-
     def __init__(self, role: Role, min_silence_s: float, vad_padding_s: float, notice_within_s: float,
                  matcher: PhraseMatcher) -> None:
         self.role = role
@@ -71,16 +87,7 @@ class SilenceHoldNotice(RuleKind):
 
     def silences(self, call: CallView) -> list[tuple[float, float]]:
         """(start, end) of each gap between speech on any channel long enough to check."""
-        regions = sorted((r.start, r.end) for r in call.call.speech)
-        gaps: list[tuple[float, float]] = []
-        if not regions:
-            return gaps
-        speech_end = regions[0][1]
-        for start, end in regions[1:]:
-            if start - speech_end + self.vad_padding_s >= self.min_silence_s:
-                gaps.append((speech_end, start))
-            speech_end = max(speech_end, end)
-        return gaps
+        return silences(call.call.speech, self.min_silence_s, self.vad_padding_s)
 
     def check(self, call: CallView) -> list[Hit]:
         if not call.call.speech:
@@ -88,15 +95,13 @@ class SilenceHoldNotice(RuleKind):
         hits = []
         doubtful = []
         for start, end in self.silences(call):
-            indices = [i for turn in call.turns(self.role) for i in turn
-                       if call.segments[i].end >= start - self.notice_within_s
-                       and call.segments[i].start <= start + self.GRACE_S]
-            heard = call.heard(indices) if indices else None
-            if heard is not None and self.matcher.matches(heard):
+            if announced(call, self.role, self.matcher, start, self.notice_within_s):
                 continue
-            if lost := call.unheard_in(self.role, start - self.notice_within_s, start + self.GRACE_S):
+            if lost := call.unheard_in(self.role, start - self.notice_within_s, start + NOTICE_GRACE_S):
                 doubtful.append(lost)
                 continue
+            indices = notice_window(call, self.role, start, self.notice_within_s)
+            heard = call.heard(indices) if indices else None
             hit = missing_hit(call, self.matcher, indices, heard, self.role, self.matcher.phrases[0],
                               f"{end - start + self.vad_padding_s:.1f} s silence on all channels, not announced")
             hits.append(replace(hit, start=start, end=end))  # the silence itself, not the words before

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from qcpipe.asr.types import Role, Segment, SpeechRegion
+from qcpipe.asr.types import Role, Segment, SpeechRegion, Word
 from qcpipe.scoring.matchers.base import Hit
-from qcpipe.scoring.matching import HeardText, Match, MatchKind, PhraseMatcher, normalize_cached
+from qcpipe.scoring.matching import HeardText, Match, MatchKind, NearMissAt, PhraseMatcher, normalize_cached
 from qcpipe.scoring.model import CallInput
 from qcpipe.scoring.normalize import PinyinCoder
 from qcpipe.scoring.spec import EvidenceSettings, Phrase, Window
@@ -93,19 +93,39 @@ class CallView:
             return None
         return min(t[0] for t in times), max(t[1] for t in times)
 
-    def doubt(self, indices: Sequence[int], nearest: tuple[str, float] | None) -> str:
-        """Why the absence of a phrase from the window `indices` is doubtful ("" if it is not):
-        the window was heard with low confidence, or what was heard nearly is the phrase."""
+    def doubt(self, indices: Sequence[int], heard: HeardText | None, nearest: NearMissAt | None) -> str:
+        """Why the absence of a phrase from the window `indices` (heard as `heard`) is doubtful
+        ("" if it is not): the window was heard with low confidence, or what was heard nearly
+        is the phrase and was heard poorly, in the window or just there."""
         settings = self.doubt_settings
         words = [word for i in indices for word in self.segments[i].words]
         confidence = sum(w.probability for w in words) / len(words) if words else 1.0
         judged = sum(len(w.text) for w in words) >= settings.doubtful_min_chars
         if judged and confidence < settings.doubtful_confidence:
             return f"the window was heard with low confidence (mean word probability {confidence:.2f})"
-        if nearest and nearest[1] >= settings.doubtful_near_miss and confidence < settings.near_miss_confidence:
-            return (f"what was heard nearly matches {nearest[0]} ({nearest[1]:.2f}) and was heard with "
-                    f"mean word probability {confidence:.2f}")
+        if not nearest or not nearest.approximate or nearest.score < settings.doubtful_near_miss:
+            return ""
+        where = f"what was heard nearly matches {nearest.phrase} ({nearest.score:.2f})"
+        if confidence < settings.near_miss_confidence:
+            return f"{where} and was heard with mean word probability {confidence:.2f}"
+        there = self.words_at(heard, nearest.start, nearest.end) if heard is not None else []
+        weakest = min(there, key=lambda w: w.probability, default=None)
+        if weakest is not None and weakest.probability < settings.near_miss_word_probability:
+            return f"{where}; the word {weakest.text} there was heard with probability {weakest.probability:.2f}"
         return ""
+
+    def words_at(self, heard: HeardText, start: int, end: int) -> list[Word]:
+        """The recognised words under the normalised characters [start, end) of `heard`."""
+        found: dict[tuple[int, int], Word] = {}
+        for position in range(start, min(end, len(heard.chars))):
+            index, char = heard.locate(position)
+            at = 0
+            for number, word in enumerate(self.segments[index].words):
+                if at <= char < at + len(word.text):
+                    found[(index, number)] = word
+                    break
+                at += len(word.text)
+        return [found[key] for key in sorted(found)]
 
     def span_text(self, indices: Sequence[int]) -> tuple[str, float, float]:
         """(text, start, end) of a run of segments, for a phrase that was missing from it."""
@@ -151,4 +171,16 @@ def missing_hit(call: CallView, matcher: PhraseMatcher, indices: Sequence[int], 
         note += f"; nearest: {nearest[0]} ({nearest[1]:.2f})"
     return Hit(speaker=role, start=start, end=end, quote=text, phrase=phrase.text, wording="",
                match_kind=MatchKind.ABSENT, score=nearest[1] if nearest else 0.0, note=note,
-               doubt=call.doubt(indices, nearest) if indices else "")
+               doubt=call.doubt(indices, heard, nearest) if indices else "")
+
+
+def measured_hit(call: CallView, role: Role, start: float, end: float, note: str, quote: str | None = None) -> Hit:
+    """A Hit for what the audio's timing or loudness shows (a silence, an overlap, a rate).
+
+    quote: the words to show with it; by default what the role said in [start, end], or, if
+    nothing, a bracketed description of the span.
+    """
+    if quote is None:
+        quote = " ".join(s.text for s in call.segments if s.role is role and s.start < end and s.end > start)
+    return Hit(speaker=role, start=start, end=end, quote=quote or f"[{end - start:.1f} s]", phrase="", wording="",
+               match_kind=MatchKind.MEASURED, score=0.0, note=note)

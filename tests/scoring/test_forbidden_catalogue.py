@@ -1,0 +1,67 @@
+"""The default rulebook's 服务禁语 catalogue against published 禁语, their polite counterparts,
+paraphrases (tests/scoring/fixtures/forbidden_devset.yaml) and real agent lines that must pass.
+
+The project is judged on 禁语 and polite wordings from handbooks it has never seen; these rates
+are the proxy: at least 90 % of the published 禁语 caught, at most 2 % of the polite wordings
+flagged, at least 75 % of the paraphrases caught. Each line is one agent utterance, heard exactly.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from qcpipe.scoring import score_call
+from tests.helpers.calls import make_call
+from tests.helpers.paths import REAL_TEXT, SCORING_FIXTURES
+
+GOALS = {"forbidden": ("caught", 0.90), "paraphrases": ("caught", 0.75), "polite": ("flagged", 0.02)}
+
+
+@pytest.fixture(scope="module")
+def devset() -> dict:
+    return yaml.safe_load((SCORING_FIXTURES / "forbidden_devset.yaml").read_text(encoding="utf-8"))
+
+
+def _flagged(rulebook, text: str, call_id: str = "T0001") -> list[str]:
+    """The 禁语 the forbidden_phrase check finds in one agent utterance."""
+    result = score_call(make_call([["agent", 0.0, 5.0, text]], call_id=call_id), rulebook)
+    return [f.phrase for f in result.findings if f.rule_id == "forbidden_phrase"]
+
+
+@pytest.mark.parametrize("section", sorted(GOALS))
+def test_catalogue_rates_on_the_dev_set(rulebook, devset, section):
+    lines = [item["text"] for item in devset[section]]
+    flagged = {text: _flagged(rulebook, text) for text in lines}
+    kind, goal = GOALS[section]
+    if kind == "caught":
+        missed = [text for text in lines if not flagged[text]]
+        rate = 1 - len(missed) / len(lines)
+        assert rate >= goal, f"{section}: {rate:.1%} caught (goal {goal:.0%}); missed: {missed}"
+    else:
+        wrong = {text: phrases for text, phrases in flagged.items() if phrases}
+        rate = len(wrong) / len(lines)
+        assert rate <= goal, f"{section}: {rate:.1%} flagged (at most {goal:.0%}): {wrong}"
+
+
+def test_dev_set_is_well_formed(devset):
+    """Every published line names a source the file lists; no line is in two sections."""
+    sources = set(devset["sources"])
+    for section in ("forbidden", "polite"):
+        unknown = [item["text"] for item in devset[section] if item["source"] not in sources]
+        assert not unknown, f"{section}: lines without a listed source: {unknown}"
+    seen: dict[str, str] = {}
+    for section in ("forbidden", "polite", "paraphrases"):
+        for item in devset[section]:
+            assert seen.setdefault(item["text"], section) == section, f"{item['text']} is in two sections"
+    assert len(devset["forbidden"]) >= 100 and len(devset["polite"]) >= 100 and len(devset["paraphrases"]) >= 40
+
+
+def test_real_agent_lines_are_not_flagged(rulebook):
+    """4,844 real JD customer-service agent lines (shared/corpus/real-text): none is a 禁语."""
+    lines = json.loads(REAL_TEXT.read_text(encoding="utf-8"))["agent"]
+    flagged = {line: phrases for n, line in enumerate(lines)
+               if (phrases := _flagged(rulebook, line, call_id=f"R{n:05d}"))}
+    assert len(lines) == 4844 and flagged == {}
