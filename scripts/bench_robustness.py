@@ -9,8 +9,9 @@ Python and environment of this script: `PYTHONPATH=/tmp/before python scripts/be
 benchmarks the qcpipe checked out at /tmp/before. The database is then read with sqlite3 for:
 
   micro-F1          over (call, check) pairs of the scored calls; a check is predicted when the
-                    call has a *deducting* finding of it (status neither 'uncertain' nor
-                    'overturned'); `qcpipe eval`'s own figure is kept in the JSON as eval_micro_f1
+                    call has a *deducting* finding of it (status not 'uncertain', 'overturned'
+                    or 'noted', an observation of a check that deducts 0); `qcpipe eval`'s own
+                    figure is kept in the JSON as eval_micro_f1
   clean flagged     clean calls (no labelled violation) with any deducting finding
   clean uncertain   clean calls with a finding whose status is 'uncertain'
   false deductions  deducting findings on a (call, check) pair the call's label does not violate
@@ -51,7 +52,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.helpers.degrade import CLEAN, VARIANTS, available_variants, degrade_corpus  # noqa: E402
 
-NOT_DEDUCTING = ("uncertain", "overturned")
+# Kept as strings, not imported: the script also reads databases of older qcpipe versions.
+NOT_DEDUCTING = ("uncertain", "overturned", "noted")
 COLUMNS = [  # (key, header, width)
     ("micro_f1", "micro-F1", 8),
     ("clean_flagged", "clean flagged", 13),
@@ -327,7 +329,7 @@ def main() -> None:
     differing = [r["variant"] for r in rows if r.get("eval_micro_f1") is not None and r.get("micro_f1") is not None
                  and abs(r["eval_micro_f1"] - r["micro_f1"]) > 5e-4]
     print(f"({len(call_ids)} calls, {clean_calls} clean; micro-F1 and clean flagged count deducting findings only, "
-          "status not uncertain/overturned" + (f"; `qcpipe eval` says otherwise for {', '.join(differing)}: "
+          "status not uncertain/noted/overturned" + (f"; `qcpipe eval` says otherwise for {', '.join(differing)}: "
                                               "see eval_micro_f1 in the JSON" if differing else "") + ")")
     if before is not None:
         print(f"(cells are before → after; before = {args.compare})")
