@@ -19,7 +19,7 @@ from tests.helpers.paths import DEV_CORPUS
 pytestmark = pytest.mark.asr
 
 RUDE_CALL = "D110005"  # the agent says 这不关我的事，我不清楚，您打别的电话吧 (服务禁语, −20 each)
-RUDE_WORDS = ["这不关我的事", "您打别的电话吧"]
+RUDE_WORDS = ["这不关我的事", "我不知道", "您打别的电话吧"]  # 我不清楚 is of the 我不知道 family
 
 
 def leaked_call(tmp_path: Path, call_id: str, variant: str, swap: bool = False) -> Path:
