@@ -4,6 +4,17 @@ paraphrases (tests/scoring/fixtures/forbidden_devset.yaml) and real agent lines 
 The project is judged on 禁语 and polite wordings from handbooks it has never seen; these rates
 are the proxy: at least 90 % of the published 禁语 caught, at most 2 % of the polite wordings
 flagged, at least 75 % of the paraphrases caught. Each line is one agent utterance, heard exactly.
+
+The `heldout_*` sections are 禁语, polite wordings and paraphrases from handbooks the catalogue
+had not drawn on (banks, government service centers, hotlines, hospitals, e-commerce), added in
+batches, each measured once before the catalogue was changed for it (the YAML header has them
+all): the first, published 禁语 33/69 caught, polite 0/72 flagged, paraphrases 28/37 caught;
+`round: 2` 3/11, 0/15, 20/24; `round: 3` 1/2, 0/12, 15/30; `round: 4` (paraphrases and polite
+near misses) 14/30, 0/18; `round: 5` 20/29, 2/20. The catalogue was tuned on those five;
+`round: 6` (paraphrases 14/30 caught, polite near misses 1/15 flagged) was written after the
+tuning and is not tuned on. The floors asserted here (90 % of the published 禁语 and 85 % of the
+paraphrases caught, at most 2 % of the polite wordings flagged) guard what was reached; the
+first measurements are the estimate of how it does on wordings it has not seen.
 """
 
 from __future__ import annotations
@@ -17,7 +28,10 @@ from qcpipe.scoring import score_call
 from tests.helpers.calls import make_call
 from tests.helpers.paths import REAL_TEXT, SCORING_FIXTURES
 
-GOALS = {"forbidden": ("caught", 0.90), "paraphrases": ("caught", 0.75), "polite": ("flagged", 0.02)}
+GOALS = {"forbidden": ("caught", 0.90), "paraphrases": ("caught", 0.75), "polite": ("flagged", 0.02),
+         "heldout_forbidden": ("caught", 0.90), "heldout_paraphrases": ("caught", 0.85),
+         "heldout_polite": ("flagged", 0.02)}
+PUBLISHED = ("forbidden", "polite", "heldout_forbidden", "heldout_polite")  # lines that cite a source
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +63,16 @@ def test_catalogue_rates_on_the_dev_set(rulebook, devset, section):
 def test_dev_set_is_well_formed(devset):
     """Every published line names a source the file lists; no line is in two sections."""
     sources = set(devset["sources"])
-    for section in ("forbidden", "polite"):
+    for section in PUBLISHED:
         unknown = [item["text"] for item in devset[section] if item["source"] not in sources]
         assert not unknown, f"{section}: lines without a listed source: {unknown}"
     seen: dict[str, str] = {}
-    for section in ("forbidden", "polite", "paraphrases"):
+    for section in GOALS:
         for item in devset[section]:
             assert seen.setdefault(item["text"], section) == section, f"{item['text']} is in two sections"
     assert len(devset["forbidden"]) >= 100 and len(devset["polite"]) >= 100 and len(devset["paraphrases"]) >= 40
+    assert len(devset["heldout_forbidden"]) >= 60 and len(devset["heldout_polite"]) >= 60
+    assert len(devset["heldout_paraphrases"]) >= 40
 
 
 def test_real_agent_lines_are_not_flagged(rulebook):
