@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +14,7 @@ from qcpipe.accounts import Permission
 from qcpipe.calls import call_detail
 from qcpipe.review import appeal_as, decide_appeal, review_as
 from qcpipe.review.worklist import ReviewState, WorklistFilters, worklist
+from qcpipe.scoring.timeline import CallStats
 from qcpipe.store.models import utcnow
 from qcpipe.web.pages import audio_response
 from qcpipe.web.security import LOGGED_IN, Identity, allow, enforce, identity
@@ -71,18 +71,6 @@ class UnheardOut(BaseModel):
     end: float
 
 
-class CallStatsOut(BaseModel):
-    """A call's figures (seconds); None where the call cannot say (mono: no roles)."""
-
-    agent_talk_s: float | None
-    customer_talk_s: float | None
-    silence_s: float
-    longest_silence_s: float
-    overlaps: int | None
-    overlap_s: float | None
-    agent_chars_per_min: float | None
-
-
 class CallOut(BaseModel):
     call_id: str
     agent_id: str | None
@@ -95,7 +83,7 @@ class CallOut(BaseModel):
     not_applicable: list[dict[str, str]]
     unheard: list[UnheardOut] = Field(default_factory=list, description="Speech ASR could not transcribe.")
     unheard_agent_s: float = 0.0
-    stats: CallStatsOut | None = Field(None, description="Talk time, silence, overlaps, agent speech rate.")
+    stats: CallStats | None = Field(None, description="Talk time, silence, overlaps, agent speech rate.")
 
 
 class ReviewIn(BaseModel):
@@ -174,7 +162,7 @@ def get_call(request: Request, who: Who, call_id: str) -> CallOut:
         not_applicable=[{"rule_id": rule_id, "reason": reason} for rule_id, reason in detail.not_applicable],
         unheard=[UnheardOut(role=s.role, start=s.start, end=s.end) for s in detail.unheard],
         unheard_agent_s=detail.unheard_agent_s,
-        stats=CallStatsOut(**asdict(detail.stats)) if detail.stats else None,
+        stats=detail.stats,
     )
 
 
