@@ -48,7 +48,7 @@ def monthly_command(
     with open_store(settings) as store, store.session() as session:
         report = monthly_report(
             session, month, team=team, pass_line=settings.pass_line, timezone=settings.timezone,
-            rule_ids=rulebook.rule_ids, rule_titles=rulebook.titles,
+            rule_ids=rulebook.scored_rule_ids, rule_titles=rulebook.titles,
         )
     if not report.agents:
         raise QcpipeError(f"no scored calls in {report.month}{f' for team {team}' if team else ''}")

@@ -65,6 +65,12 @@ class Rulebook:
         return tuple(rule.id for rule in self.rules)
 
     @property
+    def scored_rule_ids(self) -> tuple[str, ...]:
+        """The checks that can cost points, in rulebook order: what compliance is reported for.
+        An observation (`deduction: 0`, no veto) is shown with its call, never as a rate kept."""
+        return tuple(rule.id for rule in self.rules if rule.deduction > 0 or rule.veto)
+
+    @property
     def titles(self) -> dict[str, str]:
         """Each check's title (标准开场白 …) by id, in rulebook order: how reports name the checks."""
         return {rule.id: rule.title for rule in self.rules}

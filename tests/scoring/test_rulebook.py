@@ -41,6 +41,29 @@ def test_default_rulebook_has_the_fixed_checks(rulebook):
     assert rulebook.content_hash == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_compliance_is_reported_for_the_checks_that_can_cost_points(rulebook):
+    """dead_air deducts 0 by default (an observation): a monthly report shows no rate kept for it."""
+    assert "dead_air" in rulebook.rule_ids and rulebook.rule("dead_air").deduction == 0
+    assert rulebook.scored_rule_ids == tuple(r for r in rulebook.rule_ids if r != "dead_air")
+    vetoing = parse_rulebook(_OBSERVATION_THAT_VETOES)
+    assert vetoing.scored_rule_ids == ("silence",)
+
+
+_OBSERVATION_THAT_VETOES = """version: 1
+name: veto without points
+checks:
+  - id: silence
+    title: 静音
+    kind: dead_air
+    severity: critical
+    deduction: 0
+    veto: true
+    role: agent
+    min_silence_s: 10
+    notices: [请您稍等]
+"""
+
+
 def test_a_valid_mini_rulebook(mini_rulebook):
     book = mini_rulebook(GREETING)
     (rule,) = book.rules
