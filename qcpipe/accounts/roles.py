@@ -8,6 +8,14 @@
     | rule on appeals            |          |             |         | ✓       | ✓       | ✓     |
     | assign review work         |          |             |         |         | ✓       | ✓     |
     | manage users               |          |             |         |         |         | ✓     |
+    | monthly reports, scorecards|          | own team    |         |         | all     | all   |
+    | own scorecard (/me)        | ✓        |             |         |         |         |       |
+    | training library, packs    |          |             | ✓       |         | ✓       | ✓     |
+    | edit, preview, publish rules|         |             |         |         | ✓       | ✓     |
+    | calibration                |          |             |         |         | ✓       | ✓     |
+    | audit log                  |          |             |         |         | ✓       | ✓     |
+    | nightly job runs           |          |             |         |         | ✓       | ✓     |
+    | mark failed calls for retry|          |             |         |         |         | ✓     |
 
 (Alibaba SCA's ADMIN / QUALITY_INSPECTOR / AGENT, and Genesys' read vs read.own.) Every web
 route names the permission it needs; the server checks it on every request.
@@ -30,15 +38,26 @@ class Permission(StrEnum):
     RULE_APPEALS = "rule_appeals"
     ASSIGN = "assign"  # give review work to monitors, sample calls
     MANAGE_USERS = "manage_users"
+    SEE_REPORTS = "see_reports"  # monthly reports and agents' scorecards, within the person's scope
+    OWN_SCORECARD = "own_scorecard"  # an agent's own scorecard (/me)
+    TRAIN = "train"  # the trainers' library: mark findings as training examples, build packs
+    EDIT_RULES = "edit_rules"  # the rulebook editor, what-if previews, publishing versions
+    CALIBRATE = "calibrate"  # per-check precision as reviewed
+    SEE_AUDIT = "see_audit"  # the audit log
+    SEE_JOBS = "see_jobs"  # the nightly job's runs and failed calls
+    RETRY_CALLS = "retry_calls"  # mark failed calls to be tried again by the next run
 
 
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
-    UserRole.AGENT: frozenset({Permission.SEE_CALLS, Permission.APPEAL}),
-    UserRole.TEAM_LEADER: frozenset({Permission.SEE_CALLS}),
-    UserRole.TRAINER: frozenset({Permission.SEE_CALLS}),
+    UserRole.AGENT: frozenset({Permission.SEE_CALLS, Permission.APPEAL, Permission.OWN_SCORECARD}),
+    UserRole.TEAM_LEADER: frozenset({Permission.SEE_CALLS, Permission.SEE_REPORTS}),
+    UserRole.TRAINER: frozenset({Permission.SEE_CALLS, Permission.TRAIN}),
     UserRole.MONITOR: frozenset({Permission.SEE_CALLS, Permission.REVIEW, Permission.RULE_APPEALS}),
-    UserRole.QA_LEAD: frozenset({Permission.SEE_CALLS, Permission.REVIEW, Permission.RULE_APPEALS, Permission.ASSIGN}),
-    UserRole.ADMIN: frozenset(Permission) - {Permission.APPEAL},  # only an agent appeals, and only their own calls
+    UserRole.QA_LEAD: frozenset({Permission.SEE_CALLS, Permission.REVIEW, Permission.RULE_APPEALS, Permission.ASSIGN,
+                                 Permission.SEE_REPORTS, Permission.TRAIN, Permission.EDIT_RULES, Permission.CALIBRATE,
+                                 Permission.SEE_AUDIT, Permission.SEE_JOBS}),
+    # Only an agent appeals, and only their own calls; only an agent has a scorecard of their own.
+    UserRole.ADMIN: frozenset(Permission) - {Permission.APPEAL, Permission.OWN_SCORECARD},
 }
 
 ROLE_TITLES = {

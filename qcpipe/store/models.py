@@ -10,6 +10,9 @@
     User 1─* WebSession                         (the web workspace's accounts and logins)
     LoginFailure                                (failed logins per name, for throttling)
     AuditEvent                                  (who did what, when: append-only)
+    RulebookVersion                             (each published rulebook: YAML, who, when, why)
+    TrainingExample                             (a finding a trainer marked for role-play)
+    BatchRun                                    (one run of the nightly job and its counts)
 
 Times inside a call are seconds from the start of the recording. Wall-clock times are
 stored in UTC and shown in the center's time zone.
@@ -129,6 +132,9 @@ class Call(Base):
     qa_score: Mapped[float | None] = mapped_column(Float, doc="100 − deductions (floor 0, veto → 0)")
     scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rulebook_hash: Mapped[str | None] = mapped_column(String(64))
+    retry_requested_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, doc="an admin asked for this failed call to be tried again by the next run")
+    retry_requested_by: Mapped[str | None] = mapped_column(String(64))
     not_applicable: Mapped[list[list[str]] | None] = mapped_column(JSON, doc="[[rule_id, reason], …]")
     checks_applied: Mapped[list[str] | None] = mapped_column(
         JSON, doc="rule ids that concerned this call (condition held, trigger happened): compliance denominators"
@@ -417,3 +423,58 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(128))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class RulebookVersion(Base):
+    """A published rulebook. The newest is the active one; earlier ones are kept to be read, and
+    every finding keeps the `rulebook_hash` of the version that made it."""
+
+    __tablename__ = "rulebook_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True, doc="1, 2, 3 … in the order published")
+    yaml: Mapped[str] = mapped_column(Text, doc="the rulebook as the QA lead wrote it")
+    content_hash: Mapped[str] = mapped_column(String(64), index=True, doc="Rulebook.content_hash of the YAML")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TrainingExample(Base):
+    """A finding a trainer marked as an example to train with, and why."""
+
+    __tablename__ = "training_examples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), unique=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    marked_by: Mapped[str] = mapped_column(String(64))
+    marked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    finding: Mapped[FindingRecord] = relationship()
+
+
+class BatchRunStatus(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"  # ended by an error or a signal before its work was done
+
+
+class BatchRun(Base):
+    """One run of the nightly job (`qcpipe run`): where, when, and what came of it."""
+
+    __tablename__ = "batch_runs"
+    __table_args__ = (Index("ix_batch_runs_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(Text, doc="the folder or file the run was given")
+    host: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[BatchRunStatus] = mapped_column(String(16), default=BatchRunStatus.RUNNING)
+    calls_done: Mapped[int] = mapped_column(Integer, default=0)
+    calls_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    calls_failed: Mapped[int] = mapped_column(Integer, default=0)
+    audio_s: Mapped[float] = mapped_column(Float, default=0.0, doc="seconds of audio transcribed")
+    wall_s: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, doc="why the run stopped early")

@@ -23,12 +23,14 @@ from qcpipe.config import Settings
 from qcpipe.errors import NotFoundError, QcpipeError, StoreError
 from qcpipe.review import ReviewError
 from qcpipe.store import Database, open_database
-from qcpipe.web import api, pages
+from qcpipe.web import admin, api, library, monthly, pages, rulebooks, whatif
 from qcpipe.web.render import render_error
 from qcpipe.web.security import LoginRequired, login_redirect
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
+# Every router of the app: the permission table (tests/web/test_permissions.py) walks these.
+ROUTERS = (pages.router, api.router, monthly.router, library.router, rulebooks.router, whatif.router, admin.router)
 
 
 def create_app(settings: Settings, store: Database | None = None) -> FastAPI:
@@ -44,8 +46,8 @@ def create_app(settings: Settings, store: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store or open_database(settings.db_url)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(pages.router)
-    app.include_router(api.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -7,6 +7,12 @@
     | rule on appeals            | –              | –           | –       | ✓       | ✓       | ✓     |
     | assign review work         | –              | –           | –       | –       | ✓       | ✓     |
     | manage users               | –              | –           | –       | –       | –       | ✓     |
+    | monthly reports, scorecards| –              | own team    | –       | –       | all     | all   |
+    | own scorecard (/me)        | ✓              | –           | –       | –       | –       | –     |
+    | training library, packs    | –              | –           | ✓       | –       | ✓       | ✓     |
+    | edit/preview/publish rules | –              | –           | –       | –       | ✓       | ✓     |
+    | calibration, audit, jobs   | –              | –           | –       | –       | ✓       | ✓     |
+    | retry failed calls         | –              | –           | –       | –       | –       | ✓     |
 
 `EXPECTED` writes it per route: a route added without a line here fails `test_every_route_is_in_the_table`.
 """
@@ -20,7 +26,7 @@ from fastapi.routing import APIRoute
 
 from qcpipe.review import file_appeal
 from qcpipe.store.models import utcnow
-from qcpipe.web import api, pages
+from qcpipe.web.app import ROUTERS
 from qcpipe.web.security import PUBLIC, requirement_of
 from tests.helpers.web import ROLE_USER, USERS, finding_of
 
@@ -32,6 +38,12 @@ APPEAL = frozenset({AGENT})
 RULE = frozenset({MONITOR, QA_LEAD, ADMIN})
 ASSIGN = frozenset({QA_LEAD, ADMIN})
 USERS_ = frozenset({ADMIN})
+REPORTS = frozenset({TEAM_LEADER, QA_LEAD, ADMIN})  # monthly reports and scorecards, within each one's scope
+OWN_CARD = frozenset({AGENT})
+TRAIN = frozenset({TRAINER, QA_LEAD, ADMIN})
+RULES = frozenset({QA_LEAD, ADMIN})  # edit, preview and publish rulebooks
+CALIBRATE = AUDIT = JOBS = frozenset({QA_LEAD, ADMIN})
+RETRY = frozenset({ADMIN})
 
 EXPECTED: dict[str, frozenset[str] | str] = {  # "METHOD path": the roles that may, or PUBLIC
     "GET /login": PUBLIC,
@@ -82,9 +94,9 @@ JSON = {
 
 
 def routes() -> list[tuple[str, APIRoute]]:
-    """("METHOD path", route) of every route of both routers (not app.routes: FastAPI may wrap them)."""
+    """("METHOD path", route) of every route of every router (not app.routes: FastAPI may wrap them)."""
     found = []
-    for router in (pages.router, api.router):
+    for router in ROUTERS:
         for route in router.routes:
             assert isinstance(route, APIRoute), route
             found += [(f"{method} {route.path}", route) for method in sorted(route.methods)]
