@@ -13,6 +13,10 @@ Speed matters (a month of calls is scored in one go), so the work is staged:
 3. survivors get alignments (the character span) and a character score.
 Results are memoised per text: scripted lines ("还有其他可以帮您的吗") recur in every call.
 
+A wording with a gap, "你…都不会" (spec.GAP), is its parts in order within one clause, at most
+`GAP_CHARS` characters apart, each heard exactly or as a homophone: the frame of a 禁语 whose middle
+varies (你连这个都不会, 你这么简单的操作都不会) without listing every middle.
+
 A phrase with a `tone` (spec.ToneRule) is judged by the clause around each hit: a polite
 request (请您说大点声好吗), an offer of help (我不清楚，我帮您问一下) or a word inside a longer
 clause (不行的话…) takes the hit back. Clauses end at punctuation, spaces and segment ends.
@@ -32,10 +36,14 @@ from typing import NamedTuple, Sequence
 from rapidfuzz import fuzz
 
 from qcpipe.scoring.normalize import NormalizedText, PinyinCoder, normalize
-from qcpipe.scoring.spec import MatchSettings, Phrase, ToneRule
+from qcpipe.scoring.spec import GAP, MatchSettings, Phrase, ToneRule
 
 _NEVER_FUZZY = 1_000_000  # min_fuzzy_chars that makes every wording exact-or-homophone only
 _PAD = "\x00"  # never part of a phrase: pads text shorter than a phrase so windows stay phrase-long
+# The most characters a gap may hold: a clause's middle (你 [连这么简单的操作] 都不会), not a
+# second sentence run on without punctuation.
+GAP_CHARS = 10
+_HOMOPHONE_PART = 3  # gapped wordings' parts this long or longer may be heard as homophones
 
 
 class MatchKind(StrEnum):
@@ -134,6 +142,16 @@ class Match:
 
 
 @dataclass(frozen=True)
+class _GappedWording:
+    """A wording with gaps: its parts' characters and pinyin codes, in order."""
+
+    phrase_index: int
+    text: str
+    chars: tuple[str, ...]
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Wording:
     phrase_index: int
     text: str
@@ -153,13 +171,20 @@ class PhraseMatcher:
         self.settings = settings
         self._coder = coder
         wordings: dict[str, _Wording] = {}
+        gapped: dict[tuple[str, ...], _GappedWording] = {}
         for index, phrase in enumerate(self.phrases):
             for wording in phrase.variants:
+                if GAP in wording:
+                    parts = tuple(normalize(part).chars for part in wording.split(GAP))
+                    if all(parts) and parts not in gapped:
+                        gapped[parts] = _GappedWording(index, wording, parts, tuple(map(coder.encode, parts)))
+                    continue
                 chars = normalize(wording).chars
                 if chars and chars not in wordings:
                     wordings[chars] = _Wording(index, wording, chars, coder.encode(chars),
                                                len(chars) >= settings.min_fuzzy_chars, self._keys(chars))
         self._wordings = list(wordings.values())
+        self._gapped = list(gapped.values())
         self._longest = max((len(w.chars) for w in self._wordings), default=0)
         self._cutoff = 100 * min(settings.char_threshold, settings.pinyin_threshold)
         self._index: dict[str, list[int]] = {}
@@ -307,7 +332,37 @@ class PhraseMatcher:
                 if match is not None and self._keys_heard(wording, text.codes, match):
                     if self._keep(best, index, text, match):
                         break
+        for wording in self._gapped:
+            if wording.phrase_index not in best:
+                self._find_gapped(best, text, wording)
         return tuple(sorted(best.values(), key=lambda m: (-m.score, m.start)))
+
+    def _find_gapped(self, best: dict[int, Match], text: HeardText, wording: _GappedWording) -> None:
+        """The first occurrence of a gapped wording its clause does not take back: each part
+        exactly or as a homophone, in order, inside one clause, at most GAP_CHARS apart."""
+        start = _part_at(text, wording, 0, 0)
+        while start >= 0:
+            end, homophone = self._chain(text, wording, start)
+            if end >= 0:
+                kind = MatchKind.PINYIN if homophone else MatchKind.EXACT
+                match = Match(self.phrases[wording.phrase_index], wording.text, kind, 1.0, start, end)
+                if self._keep(best, wording.phrase_index, text, match):
+                    return
+            start = _part_at(text, wording, 0, start + 1)
+
+    @staticmethod
+    def _chain(text: HeardText, wording: _GappedWording, start: int) -> tuple[int, bool]:
+        """(end, heard as homophones) of the wording's parts from `start`, or (-1, False)."""
+        end = start + len(wording.chars[0])
+        homophone = text.chars[start:end] != wording.chars[0]
+        clause_end = text.clause(start, end)[1] if text.texts else len(text.chars)
+        for number, chars in enumerate(wording.chars[1:], 1):
+            at = _part_at(text, wording, number, end, min(clause_end, end + GAP_CHARS + len(chars)))
+            if at < 0:
+                return -1, False
+            homophone |= text.chars[at:at + len(chars)] != chars
+            end = at + len(chars)
+        return end, homophone
 
     @staticmethod
     def _keys_heard(wording: _Wording, codes: str, match: Match) -> bool:
@@ -394,6 +449,22 @@ class _Tone:
             if self.help_after.search(chars, end, text.clause(start, end, rule.help_clauses)[1]):
                 return True
         return False
+
+
+def _part_at(text: HeardText, wording: _GappedWording, number: int, start: int, stop: int | None = None) -> int:
+    """The first character position ≥ `start` where part `number` of a gapped wording is heard,
+    ending by character `stop`; -1 if nowhere. A part of 3+ characters may be heard as a
+    homophone (都不会 as 都不回); a shorter one must be exact: 你 folded (n/l) sounds like 里."""
+    chars = wording.chars[number]
+    if len(chars) < _HOMOPHONE_PART:
+        return text.chars.find(chars, start, len(text.chars) if stop is None else stop)
+    codes = text.codes
+    limit = len(codes) if stop is None else min(len(codes), 2 * stop)
+    part = wording.codes[number]
+    at = codes.find(part, 2 * start, limit)
+    while at >= 0 and at % 2:
+        at = codes.find(part, at + 1, limit)
+    return at // 2 if at >= 0 else -1
 
 
 def _alternation(wordings: Sequence[str], repeated: bool = False) -> re.Pattern | None:

@@ -410,6 +410,9 @@ class Phrase:
     tone: ToneRule | None = None
 
 
+# A gap in a wording: "你…都不会" is 你, then 都不会 a few characters on, in one clause
+# (matching.GAP_CHARS). Written … or ... in the YAML.
+GAP = "…"
 _ALTERNATION = re.compile(r"\(([^()]*)\)(\?)?")
 MAX_VARIANTS_PER_PATTERN = 64
 
@@ -432,11 +435,13 @@ def _wordings(pattern: str) -> list[str]:
 
 
 def _checked_pattern(pattern: str) -> str:
-    pattern = pattern.strip()
+    pattern = pattern.strip().replace("...", GAP)
     if not pattern:
         raise ValueError("phrase must be a non-empty string, got ''")
     if pattern.count("(") != pattern.count(")") or re.search(r"\([^)]*\(", pattern):
         raise ValueError(f"bad pattern {pattern!r}: groups are (a|b) or (a)?, not nested")
+    if any(w.startswith(GAP) or w.endswith(GAP) or GAP + GAP in w for w in _wordings(pattern)):
+        raise ValueError(f"bad pattern {pattern!r}: a gap {GAP} stands between two wordings in each expansion")
     count = len(_wordings(pattern))
     if not 1 <= count <= MAX_VARIANTS_PER_PATTERN:
         raise ValueError(f"pattern {pattern!r} expands to {count} wordings (1 to {MAX_VARIANTS_PER_PATTERN} allowed)")

@@ -12,8 +12,10 @@ all): the first, published 禁语 33/69 caught, polite 0/72 flagged, paraphrases
 `round: 2` 3/11, 0/15, 20/24; `round: 3` 1/2, 0/12, 15/30; `round: 4` (paraphrases and polite
 near misses) 14/30, 0/18; `round: 5` 20/29, 2/20. The catalogue was tuned on those five;
 `round: 6` (paraphrases 14/30 caught, polite near misses 1/15 flagged) was written after the
-tuning and is not tuned on. The floors asserted here (90 % of the published 禁语 and 85 % of the
-paraphrases caught, at most 2 % of the polite wordings flagged) guard what was reached; the
+tuning and then tuned on (gapped patterns and intent frames); `round: 7`, written blind by
+someone who had seen neither the catalogue nor this set, is not tuned on: 23/47 paraphrases
+caught before the gaps and frames, 27/47 after, 0/23 polite near misses flagged either way.
+The floors asserted here (90 % of the published 禁语 and 85 % of the paraphrases caught, at most 2 % of the polite wordings flagged) guard what was reached; the
 first measurements are the estimate of how it does on wordings it has not seen.
 """
 

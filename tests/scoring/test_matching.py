@@ -194,3 +194,24 @@ def test_the_memo_keeps_texts_that_differ_only_in_punctuation_apart():
     assert said(m, "不行，的话") == ["不行"]
     assert said(m, "不行的话") == []
     assert said(m, "不行，的话") == ["不行"]
+
+
+def test_a_gap_holds_the_middle_of_a_clause():
+    m = matcher("你连…都不会")
+    assert said(m, "你连这么简单的操作都不会啊。") == ["你连这么简单的操作都不会"]
+    assert said(m, "你连都不会") == ["你连都不会"]  # an empty middle
+    assert said(m, "你连这个，我们都不会收费") == []  # the parts in two clauses
+    assert said(m, "都不会，你连") == []  # out of order
+    assert said(m, "你连一二三四五六七八九十一都不会") == []  # more than GAP_CHARS between
+
+
+def test_a_gapped_part_of_three_characters_may_be_a_homophone_a_shorter_one_must_be_exact():
+    m = matcher("你连…都不会")
+    assert find(m, "你连这个都不回") == [("你连…都不会", MatchKind.PINYIN, "你连这个都不回")]
+    assert said(matcher("你…都不会"), "我们哪里都不会去") == []  # 里 folds to 你 (n/l) but 1 char is exact only
+
+
+def test_a_gapped_hit_is_judged_by_its_clause_like_any_other():
+    m = toned("我…处理不了", help=True)
+    assert said(m, "我这边处理不了，你等通知吧") == ["我这边处理不了"]
+    assert said(m, "我这边处理不了，我帮您查一下") == []

@@ -16,7 +16,7 @@ from qcpipe.errors import ConfigError
 from qcpipe.scoring import RulebookError, load_rulebook, parse_rulebook, rulebook_json_schema
 from qcpipe.scoring.matchers import KINDS
 from qcpipe.scoring.rulebook import RulebookSpec
-from qcpipe.scoring.spec import expand_pattern
+from qcpipe.scoring.spec import _checked_pattern, expand_pattern
 
 GREETING = """\
   - id: greeting
@@ -346,3 +346,10 @@ def test_a_phrase_set_takes_the_checks_tone():
     """))
     (phrase,) = book.rule("rude").matcher.matcher.phrases
     assert phrase.tone is not None and phrase.tone.polite and phrase.tone.polite_before == ("请",)
+
+
+@pytest.mark.parametrize("pattern", ["…都不会", "你连…", "你…(都)?", "你……都不会"])
+def test_a_gap_stands_between_two_wordings(pattern):
+    with pytest.raises(ValueError, match="a gap"):
+        _checked_pattern(pattern)
+    assert _checked_pattern("你连...都不会") == "你连…都不会"  # three dots are a gap too
