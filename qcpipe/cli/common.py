@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Column, Table
+from sqlalchemy.engine import make_url
 
 from qcpipe.config import Settings
+from qcpipe.scoring import ActiveRulebook, Rulebook, active_rulebook, file_rulebook, load_rulebook
 from qcpipe.store import Database, open_database
 
 stdout = Console()
@@ -40,6 +43,24 @@ def open_store(settings: Settings) -> Iterator[Database]:
         yield store
     finally:
         store.dispose()
+
+
+def rulebook_in_force(settings: Settings, explicit: Path | None) -> Rulebook:
+    """The rulebook a command scores with: `--rules FILE` when given, else the newest version
+    published in the database (the web rulebook editor), else the settings' file."""
+    if explicit is not None:
+        return load_rulebook(explicit)
+    return stored_active_rulebook(settings).rulebook
+
+
+def stored_active_rulebook(settings: Settings) -> ActiveRulebook:
+    """The rulebook in force in the settings' database (the settings' file while none is published).
+    A SQLite database not created yet holds none: it is not created just to be asked."""
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+        return file_rulebook(settings.rules)
+    with open_store(settings) as store, store.session() as session:
+        return active_rulebook(session, settings.rules)
 
 
 def table(*headers: str, **options: object) -> Table:

@@ -9,11 +9,10 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from qcpipe.cli.common import DbOption, open_store, settings_of, stderr, stdout, table
+from qcpipe.cli.common import DbOption, open_store, rulebook_in_force, settings_of, stderr, stdout, table
 from qcpipe.cli.scoring import RulesOption
 from qcpipe.errors import QcpipeError, UsageError
 from qcpipe.reports import MonthlyReport, monthly_report, to_csv, to_html, to_xlsx
-from qcpipe.scoring import load_rulebook
 
 app = typer.Typer(help="Reports for team leaders.", no_args_is_help=True)
 
@@ -44,7 +43,7 @@ def monthly_command(
     if format != ReportFormat.TABLE and output is None:
         raise UsageError(f"--format {format} writes a file: give it with -o FILE")
     settings = settings_of(ctx, db_url=db, rules=rules)
-    rulebook = load_rulebook(settings.rules)
+    rulebook = rulebook_in_force(settings, rules)
     with open_store(settings) as store, store.session() as session:
         report = monthly_report(
             session, month, team=team, pass_line=settings.pass_line, timezone=settings.timezone,

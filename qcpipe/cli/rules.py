@@ -22,9 +22,10 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from qcpipe.asr.types import Role
-from qcpipe.cli.common import settings_of, stdout
+from qcpipe.cli.common import DbOption, open_store, settings_of, stored_active_rulebook, stdout, table
 from qcpipe.errors import QcpipeError
-from qcpipe.scoring import DEFAULT_RULEBOOK, Rulebook, explain, load_rulebook, rulebook_json_schema
+from qcpipe.scoring import DEFAULT_RULEBOOK, Rulebook, explain, get_version, list_versions, load_rulebook, \
+    rulebook_json_schema
 from qcpipe.scoring.explain import Explanation, NearMiss, PhraseMatch
 
 app = typer.Typer(help="Check and try out a rulebook.", no_args_is_help=True)
@@ -98,12 +99,13 @@ FormatOption = Annotated[
     OutputFormat, typer.Option("--format", help="text (for people) or json (one JSON document on stdout, for scripts).")
 ]
 RulebookArgument = Annotated[
-    Path | None, typer.Argument(help="Rulebook YAML (default: the active one: --rules of the config, else the shipped one).")
+    Path | None, typer.Argument(help="Rulebook YAML (default: the active one: the newest version published in the "
+                                     "database, else [scoring] rules of the config, else the shipped one).")
 ]
 
 
 def _rulebook(ctx: typer.Context, file: Path | None) -> Rulebook:
-    return load_rulebook(file or settings_of(ctx).rules)
+    return load_rulebook(file) if file is not None else stored_active_rulebook(settings_of(ctx)).rulebook
 
 
 @contextmanager
@@ -176,6 +178,36 @@ def test(
             f"near miss: {near.rule_id}/{near.phrase_list} {near.phrase} ({near.score:.2f} < {result.threshold:.2f})",
             highlight=False, markup=False,
         )
+
+
+@app.command("versions")
+def versions(ctx: typer.Context, db: DbOption = None) -> None:
+    """List the rulebook versions published (newest first, the first is in force): number, who, when, comment, hash."""
+    settings = settings_of(ctx, db_url=db)
+    with open_store(settings) as store, store.session() as session:
+        published = list_versions(session)
+    if not published:
+        stdout.print(f"no version published: the rulebook in force is the file {settings.rules}", highlight=False,
+                     markup=False)
+        return
+    rows = table("version", "published by", "at (UTC)", "comment", "content hash")
+    for info in published:
+        rows.add_row(Text(str(info.number)), Text(info.published_by), Text(f"{info.published_at:%Y-%m-%d %H:%M}"),
+                     Text(info.comment), Text(info.content_hash[:12]))
+    stdout.print(rows)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="The version number (qcpipe rules versions lists them).")],
+    db: DbOption = None,
+) -> None:
+    """Print a published rulebook version's YAML (to edit, or to pass back with --rules)."""
+    settings = settings_of(ctx, db_url=db)
+    with open_store(settings) as store, store.session() as session:
+        version = get_version(session, number)
+    typer.echo(version.yaml, nl=not version.yaml.endswith("\n"))
 
 
 @app.command("default")

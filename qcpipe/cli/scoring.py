@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from qcpipe.cli.common import DbOption, open_store, settings_of, stdout
+from qcpipe.cli.common import DbOption, open_store, rulebook_in_force, settings_of, stdout
 from qcpipe.errors import QcpipeError
 from qcpipe.periods import day_start
 from qcpipe.pipeline.scoring import evaluate_stored, score_stored_calls
-from qcpipe.scoring import load_rulebook
 
 RulesOption = Annotated[
-    Path | None, typer.Option("--rules", help="Rulebook YAML (default: the shipped rulebook, or [scoring] rules).")
+    Path | None, typer.Option("--rules", help="Rulebook YAML (default: the newest version published in the database, "
+                                             "else [scoring] rules, else the shipped rulebook).")
 ]
 
 
@@ -29,7 +29,7 @@ def score_command(
 ) -> None:
     """Re-score stored transcripts with the rulebook (no ASR): after changing a rule, run this."""
     settings = settings_of(ctx, db_url=db, rules=rules)
-    rulebook = load_rulebook(settings.rules)
+    rulebook = rulebook_in_force(settings, rules)
     start = day_start(since, settings.timezone) if since is not None else None
     with open_store(settings) as store:
         summary = score_stored_calls(store, rulebook, since=start)

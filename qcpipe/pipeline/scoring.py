@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from qcpipe.errors import QcpipeError
 from qcpipe.scoring import EvalReport, Rulebook, evaluate, score_call
 from qcpipe.scoring.records import call_input, save_score
-from qcpipe.store import Database
+from qcpipe.store import Call, CallStatus, Database
 from qcpipe.store import repository as repo
 
 # Calls written per transaction: each call's findings and score are replaced together, and
@@ -40,10 +42,18 @@ def score_stored_calls(
     *,
     since: datetime | None = None,
     on_call: Callable[[str, float], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScoreSummary:
-    """Re-score every transcribed call (started on or after `since`) with `rulebook`."""
+    """Re-score every transcribed call (started on or after `since`) with `rulebook`.
+
+    progress(done, total) is told after each batch is committed (and once before the first):
+    what a page re-scoring in the background shows.
+    """
     started = time.perf_counter()
     calls = findings = last_pk = 0
+    total = _count_for_scoring(database, since) if progress is not None else 0
+    if progress is not None:
+        progress(0, total)
     while True:
         with database.transaction() as session:
             page = repo.calls_for_scoring(session, since, after_pk=last_pk, limit=_BATCH)
@@ -57,7 +67,18 @@ def score_stored_calls(
             break
         calls += len(page)
         last_pk = page[-1].id
+        if progress is not None:
+            progress(calls, max(total, calls))  # calls transcribed meanwhile are scored too
     return ScoreSummary(calls=calls, findings=findings, wall_s=time.perf_counter() - started)
+
+
+def _count_for_scoring(database: Database, since: datetime | None) -> int:
+    """How many calls `score_stored_calls` will score (those of `repo.calls_for_scoring`)."""
+    query = select(func.count()).select_from(Call).where(Call.status == CallStatus.DONE)
+    if since is not None:
+        query = query.where(Call.started_at >= since)
+    with database.session() as session:
+        return session.scalar(query) or 0
 
 
 def evaluate_stored(database: Database, labels_dir: Path) -> EvalReport:
