@@ -64,6 +64,12 @@ def previous_month(month: str) -> str:
     return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
 
 
+def next_month(month: str) -> str:
+    """'2026-12' → '2027-01'."""
+    year, number = (int(part) for part in parse_month(month).split("-"))
+    return f"{year + 1}-01" if number == 12 else f"{year}-{number + 1:02d}"
+
+
 def month_of(moment: datetime, timezone: str) -> str:
     """The 'YYYY-MM' a stored (aware) time falls in, in the center's calendar."""
     return moment.astimezone(zone(timezone)).strftime("%Y-%m")

@@ -151,8 +151,8 @@ def monthly_report(
         if has_unheard:
             unheard.add(call.id)
     history = _monthly_history(session, end, ZoneInfo(timezone))
-    scores = {pk: _one_decimal(fmean(c.qa_score for c in calls)) for pk, calls in calls_by_agent.items()}  # type: ignore[misc]
-    bottom = _bottom_tenth(scores)
+    scores = {pk: one_decimal(fmean(c.qa_score for c in calls)) for pk, calls in calls_by_agent.items()}  # type: ignore[misc]
+    bottom = bottom_tenth(scores)
     team_of = {pk: _team_name(calls[0].agent) for pk, calls in calls_by_agent.items()}
     team_scores: dict[str | None, list[float]] = defaultdict(list)
     for pk, score in scores.items():
@@ -188,7 +188,7 @@ def monthly_report(
         agents=tuple(
             sorted((a for a in agents if team is None or a.team == team), key=lambda a: (a.rank_in_center, a.agent_id))
         ),
-        center_mean=_one_decimal(fmean(c.qa_score for c in all_calls)) if all_calls else None,  # type: ignore[misc]
+        center_mean=one_decimal(fmean(c.qa_score for c in all_calls)) if all_calls else None,  # type: ignore[misc]
         center_agents=len(agents),
         center_calls=len(all_calls),
         rule_titles=dict(rule_titles or {}),
@@ -232,7 +232,7 @@ def _monthly_history(session: Session, end: datetime, zone: ZoneInfo) -> dict[in
     for agent_pk, started_at, qa_score in session.execute(query):
         scores[agent_pk][started_at.astimezone(zone).strftime("%Y-%m")].append(qa_score)
     return {
-        pk: {m: MonthPoint(m, _one_decimal(fmean(values)), len(values)) for m, values in months.items()}
+        pk: {m: MonthPoint(m, one_decimal(fmean(values)), len(values)) for m, values in months.items()}
         for pk, months in scores.items()
     }
 
@@ -273,7 +273,7 @@ def _flags(
     return tuple(flags)
 
 
-def _bottom_tenth(scores: Mapping[int, float]) -> set[int]:
+def bottom_tenth(scores: Mapping[int, float]) -> set[int]:
     """The agents at or below the ceil(10 %)-th lowest score: at least one agent in any center,
     and agents tied at the cut are all in (neither can fairly be left out)."""
     if not scores:
@@ -288,7 +288,7 @@ def _rank(score: float, scores: Iterable[float]) -> int:
     return 1 + sum(other > score for other in scores)
 
 
-def _one_decimal(value: float) -> float:
+def one_decimal(value: float) -> float:
     # Half up, as 四舍五入 on a score sheet: 72.25 → 72.3 (round() would give 72.2).
     return float(Decimal(repr(round(value, 9))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from qcpipe.accounts.roles import Viewer
 from qcpipe.calls import UNDECIDED
 from qcpipe.periods import days_period
+from qcpipe.scoring.records import NOT_DEDUCTING
 from qcpipe.store.models import Agent, Call, CallStatus, FindingRecord, FindingStatus, ReviewAssignment, Team
 
 PAGE_SIZE = 50
@@ -30,6 +31,7 @@ class ReviewState(StrEnum):
     UNCERTAIN = "uncertain"  # with uncertain findings (doubtful evidence, deducting nothing until confirmed)
     REVIEWED = "reviewed"  # with findings, all decided
     CLEAN = "clean"  # no finding at all
+    DEDUCTING = "deducting"  # with findings that cost points (open or confirmed): a report's misses
     ANY = "any"
 
 
@@ -122,6 +124,8 @@ def worklist(
         state.append(and_(with_findings(), ~with_findings(undecided)))
     elif filters.state is ReviewState.CLEAN:
         state.append(~with_findings())
+    elif filters.state is ReviewState.DEDUCTING:
+        state.append(with_findings(FindingRecord.status.not_in(NOT_DEDUCTING)))
     elif filters.rule:
         state.append(with_findings())
     if filters.state is ReviewState.OPEN:
