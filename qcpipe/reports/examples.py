@@ -11,6 +11,11 @@ was recorded, a long recording costs no more than a short one, and an 8 kHz tele
 half the size of a 16 kHz one. Files libsndfile cannot read (M4A/AAC …) are decoded with the
 pipeline's `load_audio` and written at its 16 kHz.
 
+The library of the web workspace lists the same findings in the same order, page by page
+(`worst_findings` with an offset, `count_findings`), shows each one's excerpt without reading
+audio (`finding_excerpt`) and serves its clip alone (`clip_wav`); a trainer's marked examples
+(`TrainingExample`) can be the query (`marked_only`), and their notes go into the pack.
+
 The evidence: for a phrase said, its characters (marked 【…】 in text, <mark> in HTML); for a
 phrase missing, the window the check searched, every line of it marked, since what was said
 instead is the evidence. An unannounced silence's clip spans the silence and the words before it.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import soundfile
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from qcpipe.asr.audio import SAMPLE_RATE, file_sha256, load_audio
@@ -39,6 +45,7 @@ from qcpipe.errors import AudioError, QcpipeError
 from qcpipe.calls import shown_dialogue, shown_quote
 from qcpipe.periods import month_bounds
 from qcpipe.store import Agent, Call, FindingRecord, FindingStatus
+from qcpipe.store.models import TrainingExample
 from qcpipe.scoring.records import call_input
 
 DEFAULT_CONTEXT_S = 3.0
@@ -46,8 +53,9 @@ USED_STATUSES = (FindingStatus.OPEN, FindingStatus.CONFIRMED)
 INDEX_COLUMNS = (
     "call_id", "rule_id", "start", "end", "quote", "clip",
     "agent", "agent_name", "deduction", "veto", "status", "finding_id", "title", "match_kind",
-    "started_at", "clip_start", "clip_end", "excerpt",
+    "started_at", "clip_start", "clip_end", "excerpt", "severity", "training_note", "marked_by",
 )
+SEVERITIES = ("critical", "major", "minor")
 ROLE_LABELS = {"agent": "坐席 agent", "customer": "客户 customer", "unknown": "? unknown"}
 _TIME_SLACK_S = 0.0015  # evidence and character times are both rounded to the millisecond
 
@@ -58,13 +66,17 @@ class ExamplesError(QcpipeError):
 
 @dataclass(frozen=True)
 class ExampleQuery:
-    """Which findings to use. month: 'YYYY-MM' of the call's start, in the center's time zone."""
+    """Which findings to use. rule_id: one check, or None for every check. month: 'YYYY-MM' of
+    the call's start, in the center's time zone. severity: minor, major or critical.
+    marked_only: only the findings a trainer marked as training examples."""
 
-    rule_id: str
+    rule_id: str | None = None
     agent: str | None = None
     month: str | None = None
     limit: int = 10
     context_s: float = DEFAULT_CONTEXT_S
+    severity: str | None = None
+    marked_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,27 @@ class ExcerptLine:
             pieces += [show(self.text[position:lo]), before, show(self.text[lo:hi]), after]
             position = hi
         return "".join(pieces) + show(self.text[position:])
+
+    def pieces(self) -> tuple[tuple[str, bool], ...]:
+        """The text cut at the evidence: (text, is evidence) in order, for a template to mark
+        each evidence piece with its own element while escaping every piece as text."""
+        cut: list[tuple[str, bool]] = []
+        position = 0
+        for lo, hi in self.marks:
+            cut += [(self.text[position:lo], False), (self.text[lo:hi], True)]
+            position = hi
+        cut.append((self.text[position:], False))
+        return tuple((text, evidence) for text, evidence in cut if text)
+
+
+@dataclass(frozen=True)
+class FindingExcerpt:
+    """What a finding's clip spans (seconds of the call) and the lines heard in it, evidence marked."""
+
+    clip_start: float
+    clip_end: float
+    missing: bool
+    lines: tuple[ExcerptLine, ...]
 
 
 @dataclass(frozen=True)
@@ -120,6 +153,9 @@ class Example:
     sample_rate: int
     channels: int
     lines: tuple[ExcerptLine, ...]
+    severity: str = ""
+    training_note: str = ""
+    marked_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,25 +178,79 @@ class ExampleSet:
     index_html: Path
 
 
-def worst_findings(session: Session, query: ExampleQuery, timezone: str) -> list[FindingRecord]:
-    """The open or confirmed findings of the check, worst first, with their calls loaded."""
+def _matching(query: ExampleQuery, timezone: str, scope: ColumnElement[bool] | None) -> Select[tuple[FindingRecord]]:
+    """The open or confirmed findings the query asks for (unordered); `scope` bounds the calls."""
     select_findings = (
         select(FindingRecord)
         .join(Call, FindingRecord.call_pk == Call.id)
-        .where(FindingRecord.rule_id == query.rule_id, FindingRecord.status.in_(USED_STATUSES))
-        .options(selectinload(FindingRecord.call).selectinload(Call.agent), selectinload(FindingRecord.call).selectinload(Call.segments))
-        .order_by(
-            FindingRecord.deduction.desc(), FindingRecord.veto.desc(), Call.started_at.desc().nulls_last(),
-            Call.call_id, FindingRecord.start_s,
-        )
-        .limit(query.limit)
+        .where(FindingRecord.status.in_(USED_STATUSES))
     )
+    if query.rule_id is not None:
+        select_findings = select_findings.where(FindingRecord.rule_id == query.rule_id)
+    if query.severity is not None:
+        select_findings = select_findings.where(FindingRecord.severity == query.severity)
+    if query.marked_only:
+        select_findings = select_findings.join(TrainingExample, TrainingExample.finding_id == FindingRecord.id)
     if query.agent is not None:
         select_findings = select_findings.join(Agent, Call.agent_id == Agent.id).where(Agent.code == query.agent)
     if query.month is not None:
         first, after = month_bounds(query.month, timezone)
         select_findings = select_findings.where(Call.started_at >= first, Call.started_at < after)
+    if scope is not None:
+        select_findings = select_findings.where(scope)
+    return select_findings
+
+
+def worst_findings(
+    session: Session, query: ExampleQuery, timezone: str, *, offset: int = 0, scope: ColumnElement[bool] | None = None,
+) -> list[FindingRecord]:
+    """The open or confirmed findings of the query, worst first (highest deduction, veto, most
+    recent call), `query.limit` of them from `offset`, with their calls loaded."""
+    select_findings = (
+        _matching(query, timezone, scope)
+        .options(selectinload(FindingRecord.call).selectinload(Call.agent), selectinload(FindingRecord.call).selectinload(Call.segments))
+        .order_by(
+            FindingRecord.deduction.desc(), FindingRecord.veto.desc(), Call.started_at.desc().nulls_last(),
+            Call.call_id, FindingRecord.start_s, FindingRecord.id,  # the id: pages never overlap on ties
+        )
+        .offset(offset)
+        .limit(query.limit)
+    )
     return list(session.scalars(select_findings))
+
+
+def count_findings(session: Session, query: ExampleQuery, timezone: str, *, scope: ColumnElement[bool] | None = None) -> int:
+    """How many findings `worst_findings` would list without a limit."""
+    return session.scalar(select(func.count()).select_from(_matching(query, timezone, scope).subquery())) or 0
+
+
+def training_marks(session: Session, finding_ids: Collection[int]) -> dict[int, TrainingExample]:
+    """finding id → its training mark, for the findings that have one."""
+    if not finding_ids:
+        return {}
+    rows = session.scalars(select(TrainingExample).where(TrainingExample.finding_id.in_(list(finding_ids))))
+    return {row.finding_id: row for row in rows}
+
+
+def finding_excerpt(finding: FindingRecord, context_s: float = DEFAULT_CONTEXT_S,
+                    privacy: PrivacySettings = PrivacySettings()) -> FindingExcerpt:
+    """The lines a finding's clip would hold, evidence marked, without reading the recording:
+    the span is clamped to the call's stored length (the clip itself, to the file's)."""
+    call = finding.call
+    marks, missing, start, end = _evidence_span(finding, context_s)
+    if call.duration_s:
+        end = min(end, call.duration_s)
+    return FindingExcerpt(round(start, 3), round(end, 3), missing, _excerpt_lines(call, marks, start, end, privacy))
+
+
+def clip_wav(finding: FindingRecord, context_s: float = DEFAULT_CONTEXT_S) -> bytes:
+    """The finding's clip as the pack holds it (WAV, PCM 16-bit, every channel, the recording's
+    rate). Raises AudioError naming the file when the recording cannot be used."""
+    _, _, start, end = _evidence_span(finding, context_s)
+    samples, rate, _, _ = _read_clip(finding.call, start, end)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
 
 
 def write_examples(
@@ -171,27 +261,31 @@ def write_examples(
     timezone: str,
     privacy: PrivacySettings = PrivacySettings(),
     known_rules: Collection[str] = (),
+    scope: ColumnElement[bool] | None = None,
 ) -> ExampleSet:
     """Write a clip and an excerpt per example, `index.csv` and `index.html`, into `folder`.
 
     `known_rules`: the rulebook's check ids (a check with no findings yet is not unknown).
+    `scope`: a WHERE clause on Call bounding the calls used (a web user's view); None: all.
     A finding whose recording is missing, moved, changed or unreadable is skipped and listed.
     Raises ExamplesError for an unknown check or agent, a bad month, or no findings at all.
     """
     if query.limit < 1 or query.context_s < 0:
         raise ExamplesError(f"limit must be 1 or more and context 0 s or more (got {query.limit}, {query.context_s})")
-    _check_filters(session, query, known_rules)
-    findings = worst_findings(session, query, timezone)
+    check_filters(session, query, known_rules)
+    findings = worst_findings(session, query, timezone, scope=scope)
     if not findings:
-        raise ExamplesError(f"no open or confirmed '{query.rule_id}' findings{_filters_text(query)} "
+        which = f"'{query.rule_id}' " if query.rule_id else ""
+        raise ExamplesError(f"no open or confirmed {which}findings{_filters_text(query)} "
                             "(overturned findings are never used)")
     folder.mkdir(parents=True, exist_ok=True)
     zone = ZoneInfo(timezone)
+    marked = training_marks(session, [finding.id for finding in findings])
     examples: list[Example] = []
     skipped: list[SkippedExample] = []
     for rank, finding in enumerate(findings, start=1):
         try:
-            examples.append(_write_example(rank, finding, folder, query.context_s, privacy))
+            examples.append(_write_example(rank, finding, folder, query.context_s, privacy, marked.get(finding.id)))
         except AudioError as exc:
             skipped.append(SkippedExample(finding.id, finding.call.call_id, str(exc)))
     index_csv, index_html = folder / "index.csv", folder / "index.html"
@@ -200,31 +294,46 @@ def write_examples(
     return ExampleSet(folder, tuple(examples), tuple(skipped), index_csv, index_html)
 
 
-def _check_filters(session: Session, query: ExampleQuery, known_rules: Collection[str]) -> None:
-    seen = set(session.scalars(select(FindingRecord.rule_id).distinct()))
-    if query.rule_id not in seen and query.rule_id not in known_rules:
-        known = ", ".join(sorted(seen | set(known_rules))) or "none"
-        raise ExamplesError(f"unknown check '{query.rule_id}' (known: {known})")
+def check_filters(session: Session, query: ExampleQuery, known_rules: Collection[str]) -> None:
+    """Raise ExamplesError for a check, agent or severity that does not exist, or a bad month."""
+    if query.rule_id is not None:
+        seen = set(session.scalars(select(FindingRecord.rule_id).distinct()))
+        if query.rule_id not in seen and query.rule_id not in known_rules:
+            known = ", ".join(sorted(seen | set(known_rules))) or "none"
+            raise ExamplesError(f"unknown check '{query.rule_id}' (known: {known})")
     if query.agent is not None and session.scalar(select(Agent.id).where(Agent.code == query.agent)) is None:
         raise ExamplesError(f"no agent '{query.agent}' in the database")
+    if query.severity is not None and query.severity not in SEVERITIES:
+        raise ExamplesError(f"unknown severity '{query.severity}' (known: {', '.join(SEVERITIES)})")
+    if query.month is not None:
+        try:
+            month_bounds(query.month, "UTC")
+        except QcpipeError as exc:
+            raise ExamplesError(str(exc)) from None
 
 
 def _filters_text(query: ExampleQuery) -> str:
-    return (f" of agent {query.agent}" if query.agent else "") + (f" in {query.month}" if query.month else "")
+    return (
+        (f" of agent {query.agent}" if query.agent else "") + (f" in {query.month}" if query.month else "")
+        + (f", {query.severity}" if query.severity else "") + (", marked for training" if query.marked_only else "")
+    )
 
 
-def _write_example(rank: int, finding: FindingRecord, folder: Path, context_s: float, privacy: PrivacySettings) -> Example:
+def _evidence_span(finding: FindingRecord, context_s: float) -> tuple[dict[int, list[int]], bool, float, float]:
+    """(evidence marks, phrase missing, clip start, clip end before clamping to the recording's end)."""
     call = finding.call
     missing = finding.match_kind == "absent"
     marks = _evidence_marks(call, finding, missing)
     window = [call.segments[i] for i in marks] if missing else []  # a silence's window comes before it
     first = min([finding.start_s, *(seg.start_s for seg in window)])
     last = max([finding.end_s, *(seg.end_s for seg in window)])
-    samples, rate, clip_start, clip_end = _read_clip(call, max(0.0, first - context_s), last + context_s)
-    stem = _safe(f"{rank:02d}_{call.call_id}_{finding.rule_id}_{finding.id}")
-    soundfile.write(str(folder / f"{stem}.wav"), samples, rate, subtype="PCM_16", format="WAV")
+    return marks, missing, max(0.0, first - context_s), last + context_s
+
+
+def _excerpt_lines(call: Call, marks: dict[int, list[int]], clip_start: float, clip_end: float,
+                   privacy: PrivacySettings) -> tuple[ExcerptLine, ...]:
     texts = shown_dialogue(call.segments, privacy)
-    lines = tuple(
+    return tuple(
         ExcerptLine(
             seg.role, seg.start_s, seg.end_s, round(seg.start_s - clip_start, 3), round(seg.end_s - clip_start, 3),
             text, _ranges(marks.get(i, ())),
@@ -232,6 +341,16 @@ def _write_example(rank: int, finding: FindingRecord, folder: Path, context_s: f
         for i, (seg, text) in enumerate(zip(call.segments, texts))
         if seg.end_s > clip_start and seg.start_s < clip_end
     )
+
+
+def _write_example(rank: int, finding: FindingRecord, folder: Path, context_s: float, privacy: PrivacySettings,
+                   mark: TrainingExample | None = None) -> Example:
+    call = finding.call
+    marks, missing, first, last = _evidence_span(finding, context_s)
+    samples, rate, clip_start, clip_end = _read_clip(call, first, last)
+    stem = _safe(f"{rank:02d}_{call.call_id}_{finding.rule_id}_{finding.id}")
+    soundfile.write(str(folder / f"{stem}.wav"), samples, rate, subtype="PCM_16", format="WAV")
+    lines = _excerpt_lines(call, marks, clip_start, clip_end, privacy)
     agent = call.agent
     example = Example(
         rank=rank, finding_id=finding.id, call_id=call.call_id, rule_id=finding.rule_id, title=finding.title,
@@ -240,7 +359,8 @@ def _write_example(rank: int, finding: FindingRecord, folder: Path, context_s: f
         start=finding.start_s, end=finding.end_s, quote=shown_quote(finding.quote, privacy), phrase=finding.phrase,
         match_kind=finding.match_kind, note=finding.note, missing=missing, clip=f"{stem}.wav", excerpt=f"{stem}.txt",
         clip_start=round(clip_start, 3), clip_end=round(clip_end, 3), sample_rate=rate, channels=samples.shape[1],
-        lines=lines,
+        lines=lines, severity=finding.severity, training_note=mark.note if mark else "",
+        marked_by=mark.marked_by if mark else "",
     )
     (folder / example.excerpt).write_text(_excerpt_text(example), encoding="utf-8")
     return example
@@ -348,6 +468,8 @@ def _excerpt_text(example: Example) -> str:
               for line in example.lines]
     if example.note:
         lines += ["", f"note: {example.note}"]
+    if example.marked_by:
+        lines += ["", f"training note ({example.marked_by}): {example.training_note}"]
     return "\n".join(lines) + "\n"
 
 
@@ -360,12 +482,12 @@ def _write_csv(path: Path, examples: Sequence[Example], zone: ZoneInfo) -> None:
             writer.writerow([
                 e.call_id, e.rule_id, e.start, e.end, e.quote, e.clip, e.agent or "", e.agent_name or "",
                 f"{e.deduction:g}", str(e.veto).lower(), e.status, e.finding_id, e.title, e.match_kind, started,
-                e.clip_start, e.clip_end, e.excerpt,
+                e.clip_start, e.clip_end, e.excerpt, e.severity, e.training_note, e.marked_by,
             ])
 
 
 def _html(query: ExampleQuery, examples: Sequence[Example], skipped: Sequence[SkippedExample], zone: ZoneInfo) -> str:
-    title = html.escape(f"{query.rule_id}: worst examples{_filters_text(query)}")
+    title = html.escape(f"{query.rule_id or 'all checks'}: worst examples{_filters_text(query)}")
     parts = [
         "<!doctype html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',
@@ -389,7 +511,10 @@ def _html(query: ExampleQuery, examples: Sequence[Example], skipped: Sequence[Sk
             f"<p>clip {e.clip_start:.2f}–{e.clip_end:.2f} s of the call · "
             f'<a href="{url_quote(e.excerpt)}">excerpt</a></p>',
             f'<table><tr><th>clip s</th><th>call s</th><th>who</th><th>said</th></tr>{rows}</table>',
-            f"<p>{html.escape(e.note)}</p></section>" if e.note else "</section>",
+            f"<p>{html.escape(e.note)}</p>" if e.note else "",
+            f'<p class="training">{html.escape(f"培训备注 training note ({e.marked_by}): {e.training_note}")}</p>'
+            if e.marked_by else "",
+            "</section>",
         ]
     if skipped:
         items = "".join(f"<li>{html.escape(f'{s.call_id} (finding {s.finding_id}): {s.reason}')}</li>" for s in skipped)

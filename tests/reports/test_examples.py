@@ -185,3 +185,71 @@ def test_the_command_writes_the_examples_and_reports_errors(dev_db, tmp_path: Pa
     assert len(rows) == 2 and {r["agent"] for r in rows} == {"A07"}
     refused = qcpipe("examples", "--rule", "nope", "--out", str(tmp_path / "x"), "--db", dev_db.url, home=tmp_path, check=False)
     assert refused.returncode == 1 and "unknown check 'nope'" in refused.stderr
+
+
+# --- every check, severity, the trainers' marked examples (on the scripted calls of the web's seeded center) ---
+
+
+def _seeded(database, rulebook) -> None:
+    from tests.helpers.web import CALLS, seed_call_rows
+
+    with database.transaction() as session:
+        seed_call_rows(session, rulebook, CALLS)
+
+
+def _ids(database, **where) -> list[int]:
+    """The used findings in the examples' order, computed here from the rows."""
+    with database.session() as session:
+        rows = list(session.execute(select(FindingRecord, Call).join(Call).where(
+            FindingRecord.status.in_((FindingStatus.OPEN, FindingStatus.CONFIRMED)),
+            *(getattr(FindingRecord, column) == value for column, value in where.items()))))
+    rows.sort(key=lambda fc: (-fc[0].deduction, not fc[0].veto, -fc[1].started_at.timestamp(), fc[1].call_id,
+                              fc[0].start_s, fc[0].id))
+    return [f.id for f, _ in rows]
+
+
+def test_every_check_and_one_severity(db, rulebook, tmp_path: Path) -> None:
+    _seeded(db, rulebook)
+    every = _examples(db, tmp_path / "all", limit=50)
+    assert [e.finding_id for e in every.examples] == _ids(db) and len({e.rule_id for e in every.examples}) == 3
+    assert "all checks: worst examples" in every.index_html.read_text(encoding="utf-8")
+    critical = _examples(db, tmp_path / "critical", severity="critical", limit=50)
+    assert [e.finding_id for e in critical.examples] == _ids(db, severity="critical")
+    assert {e.severity for e in critical.examples} == {"critical"}
+    with pytest.raises(ExamplesError, match="unknown severity 'grave'"):
+        _examples(db, tmp_path / "bad", severity="grave")
+
+
+def test_the_marked_examples_and_their_notes(db, rulebook, tmp_path: Path) -> None:
+    from qcpipe.store.models import TrainingExample, utcnow
+
+    _seeded(db, rulebook)
+    with pytest.raises(ExamplesError, match="no open or confirmed findings, marked for training"):
+        _examples(db, tmp_path / "none", marked_only=True)
+    greeting, forbidden = _ids(db, rule_id="greeting")[1], _ids(db, rule_id="forbidden_phrase")[0]
+    overturned = _ids(db, rule_id="closing")[0]
+    with db.transaction() as session:
+        for finding_id, note in ((greeting, "开场白缺失"), (forbidden, "<b>推诿</b>"), (overturned, "不该出现")):
+            session.add(TrainingExample(finding_id=finding_id, note=note, marked_by="trainer", marked_at=utcnow()))
+        session.get(FindingRecord, overturned).status = FindingStatus.OVERTURNED
+    result = _examples(db, tmp_path / "marked", marked_only=True, limit=50)
+    assert [e.finding_id for e in result.examples] == [i for i in _ids(db) if i in (greeting, forbidden)]
+    assert {e.training_note for e in result.examples} == {"开场白缺失", "<b>推诿</b>"}
+    with open(result.index_csv, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["finding_id"], r["training_note"], r["marked_by"]) for r in rows} == {
+        (str(greeting), "开场白缺失", "trainer"), (str(forbidden), "<b>推诿</b>", "trainer")}
+    page = result.index_html.read_text(encoding="utf-8")
+    assert "&lt;b&gt;推诿&lt;/b&gt;" in page and "<b>推诿" not in page
+    excerpt = next(e for e in result.examples if e.finding_id == greeting).excerpt
+    assert "training note (trainer): 开场白缺失" in (tmp_path / "marked" / excerpt).read_text(encoding="utf-8")
+    only_greeting = _examples(db, tmp_path / "greeting", rule_id="greeting", marked_only=True)
+    assert [e.finding_id for e in only_greeting.examples] == [greeting]
+
+
+def test_excerpt_pieces_cut_the_text_at_the_evidence() -> None:
+    from qcpipe.reports.examples import ExcerptLine
+
+    line = ExcerptLine("agent", 0.0, 2.0, 0.0, 2.0, "<i>这不关我的事</i>吧", ((3, 9), (13, 14)))
+    assert line.pieces() == (("<i>", False), ("这不关我的事", True), ("</i>", False), ("吧", True))
+    assert line.marked("<mark>", "</mark>", escape=True) == "&lt;i&gt;<mark>这不关我的事</mark>&lt;/i&gt;<mark>吧</mark>"
