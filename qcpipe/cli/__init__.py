@@ -16,6 +16,7 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from qcpipe.cli import calls, config, examples, export, model, report, review, rules, run, scoring, serve, users
+from qcpipe.cli import retry
 from qcpipe.cli.common import AppState, stderr
 from qcpipe.config import load_settings
 from qcpipe.errors import QcpipeError
@@ -44,6 +45,7 @@ def main_options(
 app.command("run")(run.run_command)
 app.command("transcript")(calls.transcript_command)
 app.command("calls")(calls.calls_command)
+app.command("retry")(retry.retry_command)
 app.command("score")(scoring.score_command)
 app.command("eval")(scoring.eval_command)
 app.command("flagged")(review.flagged_command)

@@ -9,11 +9,10 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from qcpipe.cli.common import DbOption, open_store, settings_of, stderr, stdout
+from qcpipe.cli.common import DbOption, open_store, rulebook_in_force, settings_of, stderr, stdout
 from qcpipe.cli.scoring import RulesOption
-from qcpipe.errors import QcpipeError
+from qcpipe.errors import QcpipeError, shown_path
 from qcpipe.ingest import SettleWait, sources_for
-from qcpipe.scoring import load_rulebook
 from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, asr_options, transcribe_sources
 
 EXIT_SOME_FAILED = 3
@@ -31,7 +30,8 @@ def run_command(
     compute_type: Annotated[str | None, typer.Option(help="auto, int8, float16, int8_float16, float32 …")] = None,
     workers: Annotated[int | None, typer.Option(help="Parallel transcriptions (0 = one per core on CPU, 2 on GPU).")] = None,
     agent_channel: Annotated[int | None, typer.Option(help="Channel of the agent in stereo recordings (default 0).")] = None,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Try again the calls that failed before.")] = False,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Try again the calls that failed before (those marked for retry are tried anyway).")] = False,
     rules: RulesOption = None,
 ) -> None:
     """Transcribe and score a day's recordings into the database. Re-running skips calls already done."""
@@ -39,7 +39,7 @@ def run_command(
         db_url=db, model=model, device=device, compute_type=compute_type, workers=workers, rules=rules
     )
     settings = settings_of(ctx, **overrides).with_agent_channel(agent_channel)
-    rulebook = load_rulebook(settings.rules)  # a malformed rulebook stops the run before any work
+    rulebook = rulebook_in_force(settings, rules)  # a malformed rulebook stops the run before any work
     sources = sources_for(path, manifest, settings.timezone)
     total = len(sources)  # a counting pass: the calls themselves are streamed, never listed
     asr_options(settings)  # a device that is not there stops the run before the progress bar
@@ -70,7 +70,7 @@ def run_command(
     with open_store(settings) as store, progress:
         summary = transcribe_sources(
             settings, sources, store, retry_failed=retry_failed, rulebook=rulebook, on_outcome=on_outcome,
-            on_settle_wait=on_settle_wait,
+            on_settle_wait=on_settle_wait, record_as=shown_path(path.absolute()),  # the run's row on the jobs page
         )
     _print_summary(summary)
     if summary.failed:

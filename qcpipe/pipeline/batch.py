@@ -18,6 +18,9 @@
 - Only a database that cannot be written (StoreError: locked for too long, full) stops the
   batch: no later call could be stored either.
 - The model is loaded only when some call needs transcribing.
+- A failed call an admin marked for retry (`Call.retry_requested_at`) is tried again as with
+  `retry_failed`; the mark is cleared when the outcome of that try is stored.
+- With `record_as`, the run keeps its own `BatchRun` row (see `qcpipe.pipeline.runs`).
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from qcpipe.ingest import CallSource, SettledRecording, SettleWait, UnreadableRe
 from qcpipe.privacy import mask_transcript
 from qcpipe.pipeline import records
 from qcpipe.pipeline.records import Timings
+from qcpipe.pipeline.runs import RunRecord
 from qcpipe.scoring import CallInput, Rulebook, score_call
 from qcpipe.scoring.records import call_input, save_score
-from qcpipe.store import CallStatus, Database, claims
+from qcpipe.store import Call, CallStatus, Database, claims
 from qcpipe.store import repository as repo
 from qcpipe.store.claims import RunOwner
 
@@ -112,6 +116,7 @@ class _Run:
     report: Callable[[CallOutcome], None]
     rulebook: Rulebook | None
     privacy: PrivacySettings
+    on_beat: Callable[[], None] = lambda: None  # also done on each heartbeat (the run's own record)
 
 
 def run_batch(
@@ -128,6 +133,7 @@ def run_batch(
     privacy: PrivacySettings = PrivacySettings(),
     settle_s: float = 0.0,
     on_settle_wait: Callable[[SettleWait], None] | None = None,
+    record_as: str | None = None,
 ) -> BatchSummary:
     """Process every source; return the summary. `transcriber` is called once, only if needed.
 
@@ -136,10 +142,12 @@ def run_batch(
     before a transcript is stored, unless `privacy.store_heard_text`. A file modified less than
     `settle_s` ago is processed once it has settled (`on_settle_wait` is told when the run
     waits for such files); one that changes meanwhile, or while read, is failed as still being
-    written.
+    written. With `record_as` (what the run was given: a folder or a file), the run is recorded
+    as a `BatchRun` with its counts, and closed as finished or stopped (with the reason).
     Raises StoreError when the database cannot be written; calls stored until then are kept.
     """
     summary = BatchSummary()
+    record = RunRecord(database, record_as) if record_as is not None else None
     started = time.perf_counter()
     loaded: list[Transcriber] = []
 
@@ -150,10 +158,16 @@ def run_batch(
 
     def report(outcome: CallOutcome) -> None:
         summary.add(outcome)
+        if record is not None:
+            record.progress(summary)
         if on_outcome is not None:
             on_outcome(outcome)
 
-    run = _Run(database, RunOwner(), report, rulebook, privacy)
+    def beat() -> None:
+        if record is not None:
+            record.progress(summary, force=True)
+
+    run = _Run(database, RunOwner(), report, rulebook, privacy, beat)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="asr")
     in_flight: dict[Future[_Result], tuple[CallSource, str]] = {}
 
@@ -181,11 +195,23 @@ def run_batch(
                     _store_finished(in_flight, run)
             while in_flight:
                 _store_finished(in_flight, run)
+    except BaseException as exc:
+        if record is not None:
+            record.finish(summary, error=_why_stopped(exc))
+        raise
     finally:
         pool.shutdown(wait=not in_flight, cancel_futures=True)
         _release_claims(run)  # after an error or Ctrl-C, leave nothing claimed
     summary.wall_s = time.perf_counter() - started
+    if record is not None:
+        record.finish(summary)
     return summary
+
+
+def _why_stopped(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C or SIGINT)"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 class _Heartbeat:
@@ -203,6 +229,7 @@ class _Heartbeat:
                     claims.renew_claims(session, self._run.owner)
             except Exception:  # a missed beat only risks another run taking over late claims
                 log.warning("could not renew this run's call claims", exc_info=True)
+            self._run.on_beat()
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
@@ -227,7 +254,8 @@ def _pending(
         try:
             with run.database.transaction() as session:
                 call = repo.find_call(session, source.call_id)
-                up_to_date = repo.is_up_to_date(call, content_hash, asr_fingerprint, retry_failed=retry_failed)
+                retry = retry_failed or (call is not None and call.retry_requested_at is not None)
+                up_to_date = repo.is_up_to_date(call, content_hash, asr_fingerprint, retry_failed=retry)
                 holder = None
                 if up_to_date:
                     _rescore_if_stale(session, call, run.rulebook)
@@ -294,6 +322,7 @@ def _store_transcript(run: _Run, source: CallSource, content_hash: str, result: 
         transcript = mask_transcript(transcript, run.privacy)
     with run.database.transaction() as session:
         call = records.save_transcript(session, source, content_hash, transcript, result.timings)
+        _clear_retry_mark(call)
         if run.rulebook is not None:
             scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), run.rulebook)
             save_score(session, call, scored)
@@ -304,9 +333,14 @@ def _store_transcript(run: _Run, source: CallSource, content_hash: str, result: 
 def _store_failure(run: _Run, source: CallSource, content_hash: str | None, error: str) -> None:
     error = " ".join(error.split())  # one line, whatever the library's message looked like
     with run.database.transaction() as session:
-        records.save_failure(session, source, content_hash, error)
+        _clear_retry_mark(records.save_failure(session, source, content_hash, error))
         claims.release_claims(session, run.owner, source.call_id)
     run.report(CallOutcome(source.call_id, Outcome.FAILED, error=error))
+
+
+def _clear_retry_mark(call: Call) -> None:
+    """The retry an admin asked for was made: its outcome is what the call now shows."""
+    call.retry_requested_at = call.retry_requested_by = None
 
 
 def _release_claims(run: _Run) -> None:
@@ -344,6 +378,7 @@ def transcribe_sources(
     rulebook: Rulebook | None = None,
     on_outcome: Callable[[CallOutcome], None] | None = None,
     on_settle_wait: Callable[[SettleWait], None] | None = None,
+    record_as: str | None = None,
 ) -> BatchSummary:
     """`qcpipe run`: transcribe the calls with the configured model into the database, and score them."""
     options = asr_options(settings)
@@ -361,4 +396,5 @@ def transcribe_sources(
         privacy=settings.privacy,
         settle_s=settings.settle_s,
         on_settle_wait=on_settle_wait,
+        record_as=record_as,
     )

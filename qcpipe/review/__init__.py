@@ -5,15 +5,14 @@ Public surface: `flagged_calls`, `review_finding`, `file_appeal`, `decide_appeal
 """
 
 from qcpipe.calls import HistoryEntry
+from qcpipe.review.precision import RuleCalibration, calibration
 from qcpipe.review.service import (
     DecisionConflict,
     FindingView,
     FlaggedCall,
     PendingAppeal,
     ReviewError,
-    RuleCalibration,
     appeal_as,
-    calibration,
     decide_appeal,
     file_appeal,
     finding_history,

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +25,7 @@ from qcpipe.accounts.roles import Viewer
 from qcpipe.calls import UNDECIDED, AppealView, FindingView, HistoryEntry, deducting_since, history_of, visible_finding
 from qcpipe.config import PrivacySettings
 from qcpipe.errors import NotFoundError, QcpipeError
-from qcpipe.periods import DEFAULT_TIMEZONE, Period, month_bounds
+from qcpipe.periods import Period
 from qcpipe.review.assignment import finish_assignment
 from qcpipe.store import Agent, Call, FindingRecord, FindingStatus, Team
 from qcpipe.store.models import Appeal, AppealStatus, FindingReview, ReviewDecision
@@ -59,23 +58,6 @@ class FlaggedCall:
     def uncertain(self) -> int:
         """How many of its findings are uncertain (they deduct nothing until confirmed)."""
         return sum(1 for f in self.findings if f.uncertain)
-
-
-@dataclass(frozen=True)
-class RuleCalibration:
-    """How monitors judged the machine on one check: precision as reviewed = confirmed / reviewed.
-    uncertain: findings raised as doubtful and not yet ruled on (among `findings`)."""
-
-    rule_id: str
-    findings: int
-    reviewed: int
-    confirmed: int
-    overturned: int
-    uncertain: int = 0
-
-    @property
-    def precision(self) -> float | None:
-        return self.confirmed / self.reviewed if self.reviewed else None
 
 
 def flagged_calls(
@@ -205,25 +187,6 @@ def finding_history(
     """A finding and everything decided about it, oldest first."""
     finding = _finding(session, finding_id)
     return FindingView.of(finding, privacy), history_of(finding)
-
-
-def calibration(session: Session, *, month: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> list[RuleCalibration]:
-    """Per check: findings raised, reviewed, confirmed, overturned (latest decision counts).
-    Observations (noted: checks that deduct nothing) are not the monitors' to judge."""
-    query = select(FindingRecord.rule_id, FindingRecord.status).join(Call, FindingRecord.call_pk == Call.id).where(
-        FindingRecord.status != FindingStatus.NOTED)
-    if month is not None:
-        start, end = month_bounds(month, timezone)
-        query = query.where(Call.started_at >= start, Call.started_at < end)
-    counts = Counter((rule, status) for rule, status in session.execute(query))
-    rules = sorted({rule for rule, _ in counts})
-    result = []
-    for rule in rules:
-        confirmed, overturned = counts[(rule, FindingStatus.CONFIRMED)], counts[(rule, FindingStatus.OVERTURNED)]
-        uncertain = counts[(rule, FindingStatus.UNCERTAIN)]
-        total = confirmed + overturned + counts[(rule, FindingStatus.OPEN)] + uncertain
-        result.append(RuleCalibration(rule, total, confirmed + overturned, confirmed, overturned, uncertain))
-    return result
 
 
 def _finding(session: Session, finding_id: int) -> FindingRecord:
