@@ -30,7 +30,8 @@ from qcpipe.web.security import LoginRequired, login_redirect
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 # Every router of the app: the permission table (tests/web/test_permissions.py) walks these.
-ROUTERS = (pages.router, api.router, monthly.router, library.router, rulebooks.router, whatif.router, admin.router)
+ROUTERS = (pages.router, api.router, monthly.router, monthly.api_router, library.router, rulebooks.router, whatif.router,
+           whatif.api_router, admin.router)
 
 
 def create_app(settings: Settings, store: Database | None = None) -> FastAPI:

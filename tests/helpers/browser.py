@@ -76,3 +76,14 @@ def log_in(page: Any, base: str, username: str, password: str, path: str = "/") 
         page.click("form[action='/login'] button[type=submit]")
     if "/login" in page.url:
         raise AssertionError(f"{username} could not log in: {page.locator('.refused').all_inner_texts()}")
+
+
+SCREENSHOTS = Path(os.environ.get("QCPIPE_SCREENSHOTS", "/tmp/qcpipe-shots"))
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """The whole page as SCREENSHOTS/name (PNG), to look at what the browser tests saw."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -7,7 +7,8 @@ its own fresh `db` (SQLite, and PostgreSQL when $QCPIPE_TEST_PG is set).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from qcpipe.accounts import passwords, service
 from qcpipe.config import Settings
 from qcpipe.store import Database
 from qcpipe.web import create_app
+from tests.helpers.browser import chromium_problem, launch_chromium, live_server
 from tests.helpers.databases import copy_rows, temporary_database
 from tests.helpers.web import Browser, cheap_hash, logged_in as log_in_through_form, seed_center
 
@@ -80,3 +82,30 @@ def browser(app: FastAPI) -> Callable[[str], Browser]:
         return Browser(client, log_in_through_form(client, name))
 
     return open_as
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator:
+    """Debian's Chromium under Playwright, launched once for the browser tests (skipped, saying why,
+    where it cannot run; under CI=true that fails instead)."""
+    problem = chromium_problem()
+    if problem is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the browser tests must run under CI=true, and {problem}")
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def base(sqlite_db: Database, center_template: Database) -> Iterator[str]:
+    """A live server over this test's copy of the seeded center (SQLite): its base URL."""
+    copy_rows(center_template, sqlite_db)
+    with live_server(create_app(Settings(db_url=sqlite_db.url), store=sqlite_db)) as url:
+        yield url

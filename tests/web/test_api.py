@@ -79,7 +79,7 @@ def test_one_call(browser) -> None:
 
 def test_me(browser) -> None:
     assert browser("agent03").get("/api/me").json() == {
-        "username": "agent03", "role": "agent", "agent_id": "A03", "team": None, "permissions": ["appeal", "see_calls"]}
+        "username": "agent03", "role": "agent", "agent_id": "A03", "team": None, "permissions": ["appeal", "own_scorecard", "see_calls"]}
     assert browser("leader1").get("/api/me").json()["team"] == "一组"
 
 
@@ -91,6 +91,7 @@ def test_the_openapi_document_lists_the_api_and_needs_a_login(client, browser) -
     assert set(paths) == {
         "/api/me", "/api/calls", "/api/calls/{call_id}", "/api/calls/{call_id}/audio",
         "/api/findings/{finding_id}/review", "/api/findings/{finding_id}/appeal", "/api/appeals/{appeal_id}/ruling",
+        "/api/reports/monthly", "/api/rulebooks/preview",
     }
     assert set(paths["/api/findings/{finding_id}/review"]) == {"post"}
     for public in ("/docs", "/redoc", "/openapi.json"):

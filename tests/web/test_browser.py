@@ -22,7 +22,6 @@ copied to /tmp/qcpipe-shots/ to be looked at.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -34,16 +33,16 @@ import pytest
 from sqlalchemy import select
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # reported by the `chromium` fixture: skipped, or failed under CI=true
-    expect = sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # reported by the `chromium` fixture (tests/web/conftest.py)
+    expect = None
 
 from qcpipe.asr.audio import file_sha256
 from qcpipe.config import Settings
 from qcpipe.store import Call, Database
 from qcpipe.store.models import User, UserRole
 from qcpipe.web import create_app
-from tests.helpers.browser import chromium_problem, launch_chromium, live_server, log_in
+from tests.helpers.browser import live_server, log_in
 from tests.helpers.calls import dev_label
 from tests.helpers.databases import copy_rows, temporary_database
 from tests.helpers.paths import DEV_CORPUS
@@ -85,21 +84,6 @@ class Center:
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    problem = chromium_problem()
-    if problem is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the browser tests must run under CI=true, and {problem}")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from qcpipe.review import file_appeal
+from qcpipe.scoring import DEFAULT_RULEBOOK
+from qcpipe.store import Call, CallStatus
 from qcpipe.store.models import utcnow
 from qcpipe.web.app import ROUTERS
 from qcpipe.web.security import PUBLIC, requirement_of
@@ -74,6 +76,37 @@ EXPECTED: dict[str, frozenset[str] | str] = {  # "METHOD path": the roles that m
     "POST /api/findings/{finding_id}/review": REVIEW,
     "POST /api/findings/{finding_id}/appeal": APPEAL,
     "POST /api/appeals/{appeal_id}/ruling": RULE,
+    # rulebook editor, versions, publishing (qcpipe/web/rulebooks.py)
+    "GET /rulebook": RULES,
+    "POST /rulebook/check": RULES,
+    "POST /rulebook/try": RULES,
+    "POST /rulebook/publish": RULES,
+    "GET /rulebook/jobs/{job_id}": RULES,
+    "GET /rulebook/versions": RULES,
+    "GET /rulebook/versions/{number}": RULES,
+    # calibration, audit log, nightly job (qcpipe/web/admin.py)
+    "GET /calibration": CALIBRATE,
+    "GET /calibration/{rule_id}": CALIBRATE,
+    "GET /audit": AUDIT,
+    "GET /audit.csv": AUDIT,
+    "GET /jobs": JOBS,
+    "POST /jobs/retry": RETRY,
+    # training library (qcpipe/web/library.py)
+    "GET /library": TRAIN,
+    "GET /library/findings/{finding_id}/clip": TRAIN,
+    "POST /library/findings/{finding_id}/mark": TRAIN,
+    "POST /library/findings/{finding_id}/unmark": TRAIN,
+    "POST /library/pack": TRAIN,
+    # monthly report, heatmap, scorecards (qcpipe/web/monthly.py)
+    "GET /reports/monthly": REPORTS,
+    "GET /reports/monthly/download": REPORTS,
+    "GET /api/reports/monthly": REPORTS,
+    "GET /agents/{agent_id}": REPORTS,
+    "GET /me": OWN_CARD,
+    # what-if preview of a draft rulebook (qcpipe/web/whatif.py)
+    "POST /api/rulebooks/preview": RULES,
+    "POST /rulebook/preview": RULES,
+    "GET /rulebook/preview/{job_id}": RULES,
 }
 
 # What each state-changing route is sent: valid requests, so that an allowed role reaches the work.
@@ -85,11 +118,27 @@ FORMS = {
     "POST /assign/sample": {"monitors": ["monitor1"], "week_of": "2026-10-08", "percent": "50"},
     "POST /users": {"username": "newcomer", "role": "trainer", "password": "a-new-password"},
     "POST /users/{username}/password": {"password": "another-password"},
+    # The rulebook in force, unchanged: refused as "no change" (400), so no re-scoring runs under the other rows.
+    "POST /rulebook/publish": {"yaml": DEFAULT_RULEBOOK.read_text(encoding="utf-8"), "base_number": "0",
+                               "comment": "unchanged"},
+    "POST /jobs/retry": {"call_ids": ["F01"]},
+    "POST /library/findings/{finding_id}/mark": {"note": "问候语缺失的典型案例"},
+    "POST /library/pack": {"rule": "greeting", "limit": "2"},
 }
 JSON = {
     "POST /api/findings/{finding_id}/review": {"decision": "overturn", "comment": "听过录音"},
     "POST /api/findings/{finding_id}/appeal": {"reason": "客户先挂断"},
     "POST /api/appeals/{appeal_id}/ruling": {"ruling": "uphold", "comment": "成立"},
+    "POST /rulebook/check": {"yaml": DEFAULT_RULEBOOK.read_text(encoding="utf-8")},
+    "POST /rulebook/try": {"yaml": DEFAULT_RULEBOOK.read_text(encoding="utf-8"), "text": "喂，这不关我的数"},
+    # A day without calls: the preview job runs and ends at once.
+    "POST /rulebook/preview": {"yaml": DEFAULT_RULEBOOK.read_text(encoding="utf-8"), "date_from": "2026-01-01",
+                               "date_to": "2026-01-01"},
+}
+# Routes whose body is neither a form nor JSON: (content type, body). Without a period the preview
+# takes the last 30 days, which hold none of the seeded calls.
+RAW = {
+    "POST /api/rulebooks/preview": ("application/yaml", DEFAULT_RULEBOOK.read_bytes()),
 }
 
 
@@ -122,8 +171,11 @@ def objects(center) -> dict[str, str]:
         finding = finding_of(session, "C01", "greeting")
         appealed = finding_of(session, "C05", "forbidden_phrase")
         appeal = file_appeal(session, appealed.id, agent="A03", reason="没说", window_days=7, now=utcnow())
+        session.add(Call(call_id="F01", audio_path="/recordings/F01.wav", status=CallStatus.FAILED,
+                         error="F01.wav: empty file (0 bytes)", extra={}))  # one for the admin to retry
         session.flush()
-        return {"call_id": "C01", "finding_id": str(finding.id), "appeal_id": str(appeal.id), "username": "spare"}
+        return {"call_id": "C01", "finding_id": str(finding.id), "appeal_id": str(appeal.id), "username": "spare", "job_id": "no-such-job", "number": "1", "rule_id": "greeting",
+                "agent_id": "A03"}
 
 
 def _url(path: str, objects: dict[str, str]) -> str:
@@ -138,6 +190,9 @@ def _request(client, key: str, objects: dict[str, str], csrf: str | None):
         return client.get(url)
     if key in JSON:
         return client.post(url, json=JSON[key], headers=headers)
+    if key in RAW:
+        content_type, body = RAW[key]
+        return client.post(url, content=body, headers={**headers, "Content-Type": content_type})
     return client.post(url, data=FORMS.get(key, {}), headers=headers)
 
 
