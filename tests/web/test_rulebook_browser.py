@@ -20,7 +20,7 @@ from tests.helpers.web import PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def test_edit_validate_publish_and_watch_the_rescoring(chromium, base: str, tmp_path: Path) -> None:
+def test_edit_validate_preview_publish_and_watch_the_rescoring(chromium, base: str, tmp_path: Path) -> None:
     context = chromium.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900})
     errors: list[str] = []
     page = context.new_page()
@@ -50,6 +50,14 @@ def test_edit_validate_publish_and_watch_the_rescoring(chromium, base: str, tmp_
         page.fill("#rulebook-yaml", shipped[:at] + "deduction: 8\n" + shipped[at + len("deduction: 5\n"):])
         page.click("#validate-button")
         expect(page.locator("#check-result")).to_contain_text("有效 · valid: 13")
+        # What it would do before anyone is affected: the calls with a greeting finding (C01, C02,
+        # C04, C06 in September and October) lose 3 more points each; nothing is saved.
+        page.fill("#whatif-from", "2026-09-01")
+        page.fill("#whatif-to", "2026-10-31")
+        page.click("#preview-button")
+        changed = page.locator("#whatif table.whatif-calls tbody tr")
+        expect(changed).to_have_count(4, timeout=60_000)
+        expect(page.locator("#whatif table.whatif-calls a[href='/calls/C01']")).to_be_visible()
         page.fill("#try-text", "喂，这不关我的数")
         page.click("#try-button")
         expect(page.locator("#try-result tr[data-rule='forbidden_phrase'] td.how").first).to_have_text("pinyin")
