@@ -48,8 +48,11 @@ def test_stereo_roles_follow_the_channels(complaint_call) -> None:
     assert _cer(_lane(complaint_call, Role.CUSTOMER), customer_ref) < 0.35
     # The other party's words never leak into a lane.
     assert _cer(_lane(complaint_call, Role.AGENT), customer_ref) > 0.8
-    assert "投诉" in _lane(complaint_call, Role.CUSTOMER)
-    assert "投诉" not in _lane(complaint_call, Role.AGENT)
+    # The complaint is the customer's: heard in their lane (its last word may come out as a
+    # near-homophone, 投诉 as 投注, depending on the CPU's arithmetic), never in the agent's.
+    complaint = "你们这个服务太差了"
+    assert complaint in _bare(_lane(complaint_call, Role.CUSTOMER))
+    assert "服务太差" not in _lane(complaint_call, Role.AGENT)
     assert complaint_call.roles_known
 
 

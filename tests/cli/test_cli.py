@@ -54,7 +54,7 @@ def test_transcript_shows_both_lanes_with_agent_metadata(sample_run) -> None:
     result = qcpipe("transcript", "D110008", home=home)
     assert "A05 陈晨" in result.stdout  # GBK manifest decoded
     assert "2026-09-02 12:09" in result.stdout  # shown in the center's time zone
-    assert "投诉" in result.stdout and "再见" in result.stdout
+    assert "服务太差" in result.stdout and "再见" in result.stdout  # the customer's lane and the agent's
 
 
 def test_unknown_call_is_a_clear_error(sample_run) -> None:
