@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,6 +50,16 @@ def create_app(settings: Settings, store: Database | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)
+
+    @app.middleware("http")
+    async def blank_fields_are_absent(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # A filter form sent by GET carries its empty fields (date_from=&agent=): an empty
+        # filter is no filter, not a malformed date.
+        if request.method == "GET" and request.scope.get("query_string"):
+            pairs = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            if any(value == "" for _, value in pairs):
+                request.scope["query_string"] = urlencode([(k, v) for k, v in pairs if v != ""]).encode("ascii")
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
