@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from qcpipe.paging import PageCount
 from qcpipe.errors import QcpipeError
 from qcpipe.periods import days_period, zone
 from qcpipe.store.models import AuditEvent, utcnow
@@ -113,15 +114,11 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
-class AuditPage:
+class AuditPage(PageCount):
     entries: tuple[AuditEntry, ...]
     total: int
     page: int
     page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 def events(session: Session, filters: AuditFilters, *, timezone: str, page: int = 1,

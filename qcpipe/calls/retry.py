@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qcpipe.paging import PageCount
 from qcpipe import audit
 from qcpipe.errors import NotFoundError, QcpipeError, shown_path
 from qcpipe.store.models import Call, CallStatus
@@ -35,15 +36,11 @@ class FailedCall:
 
 
 @dataclass(frozen=True)
-class FailedCallsPage:
+class FailedCallsPage(PageCount):
     calls: tuple[FailedCall, ...]
     total: int
     page: int
     page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 def failed_calls(session: Session, *, page: int = 1, page_size: int = PAGE_SIZE) -> FailedCallsPage:

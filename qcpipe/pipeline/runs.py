@@ -21,6 +21,7 @@ from typing import Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from qcpipe.paging import PageCount
 from qcpipe.store import Database
 from qcpipe.store.models import BatchRun, BatchRunStatus, utcnow
 
@@ -129,15 +130,11 @@ class RunView:
 
 
 @dataclass(frozen=True)
-class RunsPage:
+class RunsPage(PageCount):
     runs: tuple[RunView, ...]
     total: int
     page: int
     page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 def recent_runs(session: Session, *, now: datetime, page: int = 1, page_size: int = PAGE_SIZE) -> RunsPage:

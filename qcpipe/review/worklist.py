@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, Exists, and_, case, distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from qcpipe.paging import PageCount
 from qcpipe.accounts.roles import Viewer
 from qcpipe.calls import UNDECIDED
 from qcpipe.periods import days_period
@@ -69,7 +70,7 @@ class WorklistRow:
 
 
 @dataclass(frozen=True)
-class WorklistPage:
+class WorklistPage(PageCount):
     rows: tuple[WorklistRow, ...]
     total: int  # calls matching the filters
     open_findings: int  # open findings on those calls
@@ -77,10 +78,6 @@ class WorklistPage:
     page_size: int
     filters: WorklistFilters = field(default_factory=WorklistFilters)
     uncertain_findings: int = 0  # uncertain findings on those calls
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 def worklist(
