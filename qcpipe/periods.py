@@ -8,7 +8,7 @@ UTC; every range here is [start, end) in aware datetimes, ready to compare with 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qcpipe.errors import QcpipeError
@@ -29,6 +29,15 @@ class Period:
 
     def contains(self, moment: datetime) -> bool:
         return (self.start is None or moment >= self.start) and (self.end is None or moment < self.end)
+
+    def calendar_month(self) -> str | None:
+        """'YYYY-MM' when the period is exactly one calendar month of its time zone (as
+        `month_period` makes it), else None."""
+        start = self.start
+        if start is None or self.end is None or start.tzinfo is None or (start.day, start.time()) != (1, time()):
+            return None
+        following = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=start.tzinfo)
+        return start.strftime("%Y-%m") if self.end == following else None
 
 
 def zone(timezone: str) -> ZoneInfo:

@@ -39,8 +39,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from qcpipe.periods import Period
-from qcpipe.reports.monthly import ScoreFlag, bottom_tenth, one_decimal
+from qcpipe.periods import Period, previous_month
+from qcpipe.reports.monthly import MonthPoint, ScoreFlag, bottom_tenth, monthly_history, one_decimal, score_flags
 from qcpipe.scoring import DEFAULT_RULEBOOK, Rulebook, parse_rulebook, score_call
 from qcpipe.scoring.records import call_input, save_score, update_call_score
 from qcpipe.store import Database
@@ -217,7 +217,7 @@ def preview(
         if progress is not None:
             progress(done, len(ids))
     with database.session() as session:
-        agents = _agent_changes(session, total.scores, pass_line)
+        agents = _agent_changes(session, period, total.scores, pass_line)
     changed = heapq.nlargest(CALLS_LISTED, total.changed,
                              key=lambda c: abs(c.after - (c.before if c.before is not None else 100.0)))
     return PreviewResult(
@@ -413,6 +413,7 @@ def score_chunk(session: Session, plan: _Plan, ids: list[int]) -> ChunkResult:
 
 def _read_calls(session: Session, ids: list[int]) -> list[_StoredCall]:
     connection = session.connection()  # plain rows: no ORM result processing, no identity map
+    # `.all()`, not iteration: the driver then fetches the rows at once, not one call per row.
     calls = {
         row.id: _StoredCall(row.id, row.call_id, row.agent_id, row.qa_score, row.rulebook_hash, row.queue_wait_s,
                             row.duration_s)
@@ -420,7 +421,7 @@ def _read_calls(session: Session, ids: list[int]) -> list[_StoredCall]:
             select(Call.id, Call.call_id, Call.agent_id, Call.qa_score, Call.rulebook_hash, Call.queue_wait_s,
                    Call.duration_s)
             .where(Call.id.in_(ids))
-        )
+        ).all()
     }
     children = (
         ("segments", select(Segment.call_pk, Segment.channel, Segment.role, Segment.start_s, Segment.end_s,
@@ -439,7 +440,7 @@ def _read_calls(session: Session, ids: list[int]) -> list[_StoredCall]:
     )
     for name, query in children:
         table = query.get_final_froms()[0]
-        for row in connection.execute(query.where(table.c.call_pk.in_(ids))):
+        for row in connection.execute(query.where(table.c.call_pk.in_(ids))).all():
             getattr(calls[row.call_pk], name).append(row)
     return [calls[pk] for pk in ids if pk in calls]
 
@@ -494,7 +495,7 @@ def _merge(total: ChunkResult, part: ChunkResult) -> None:
 # --- agents -------------------------------------------------------------------------------------
 
 
-def _agent_changes(session: Session, scores: list[tuple[int, float | None, float]],
+def _agent_changes(session: Session, period: Period, scores: list[tuple[int, float | None, float]],
                    pass_line: float) -> tuple[AgentChange, ...]:
     before_by_agent: dict[int, list[float]] = defaultdict(list)
     after_by_agent: dict[int, list[float]] = defaultdict(list)
@@ -504,7 +505,8 @@ def _agent_changes(session: Session, scores: list[tuple[int, float | None, float
         after_by_agent[agent_pk].append(after)
     before = {pk: one_decimal(fmean(values)) for pk, values in before_by_agent.items()}
     after = {pk: one_decimal(fmean(values)) for pk, values in after_by_agent.items()}
-    flags_before, flags_after = _flags(before, pass_line), _flags(after, pass_line)
+    history = _earlier_months(session, period)
+    flags_before, flags_after = _flags(before, pass_line, period, history), _flags(after, pass_line, period, history)
     moved = [pk for pk in after if before.get(pk) != after[pk] or flags_before.get(pk, ()) != flags_after[pk]]
     if not moved:
         return ()
@@ -525,11 +527,27 @@ def _agent_changes(session: Session, scores: list[tuple[int, float | None, float
     return tuple(sorted(changes, key=lambda a: (-abs(a.score_after - (a.score_before or 0.0)), a.agent_id)))
 
 
-def _flags(scores: dict[int, float], pass_line: float) -> dict[int, tuple[ScoreFlag, ...]]:
-    """The monthly report's flags that one period's scores decide: below the pass line, bottom 10 %."""
+def _earlier_months(session: Session, period: Period) -> dict[int, dict[str, MonthPoint]]:
+    """The two months before a calendar-month period, as stored (agent pk → month → score): what
+    the flag "failing 3 months" reads besides the month itself. Nothing for other periods."""
+    month = period.calendar_month()
+    if month is None:
+        return {}
+    assert period.start is not None and period.start.tzinfo is not None
+    first = previous_month(previous_month(month))
+    since = period.start.replace(year=int(first[:4]), month=int(first[5:]))
+    return monthly_history(session, period.start, period.start.tzinfo, since=since)
+
+
+def _flags(scores: dict[int, float], pass_line: float, period: Period,
+           history: dict[int, dict[str, MonthPoint]]) -> dict[int, tuple[ScoreFlag, ...]]:
+    """The monthly report's flags, as it would set them on these scores: below the pass line and
+    bottom 10 % for any period; failing 3 months too when the period is a calendar month."""
+    month = period.calendar_month()
     bottom = bottom_tenth(scores)
     return {
-        pk: tuple(flag for flag, on in ((ScoreFlag.BELOW_PASS_LINE, score < pass_line),
-                                        (ScoreFlag.BOTTOM_10_PERCENT, pk in bottom)) if on)
+        pk: score_flags(month, score, pass_line, pk in bottom, history.get(pk, {})) if month is not None else
+        tuple(flag for flag, on in ((ScoreFlag.BELOW_PASS_LINE, score < pass_line),
+                                    (ScoreFlag.BOTTOM_10_PERCENT, pk in bottom)) if on)
         for pk, score in scores.items()
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from statistics import fmean
@@ -150,7 +150,7 @@ def monthly_report(
         calls_by_agent[call.agent_id].append(call)  # type: ignore[index]
         if has_unheard:
             unheard.add(call.id)
-    history = _monthly_history(session, end, ZoneInfo(timezone))
+    history = monthly_history(session, end, ZoneInfo(timezone))
     scores = {pk: one_decimal(fmean(c.qa_score for c in calls)) for pk, calls in calls_by_agent.items()}  # type: ignore[misc]
     bottom = bottom_tenth(scores)
     team_of = {pk: _team_name(calls[0].agent) for pk, calls in calls_by_agent.items()}
@@ -174,7 +174,7 @@ def monthly_report(
                 rank_in_team=_rank(score, team_scores[team_of[pk]]),
                 rank_in_center=_rank(score, scores.values()),
                 change=None if last_month is None else round(score - last_month.score, 1),
-                flags=_flags(month, score, pass_line, pk in bottom, record),
+                flags=score_flags(month, score, pass_line, pk in bottom, record),
                 trend=tuple(record[m] for m in sorted(record)),
                 calls_unheard=sum(1 for c in calls if c.id in unheard),
             )
@@ -224,11 +224,15 @@ def _scored_calls(session: Session, start: datetime, end: datetime) -> list[tupl
     return [(call, bool(has_unheard)) for call, has_unheard in session.execute(query)]
 
 
-def _monthly_history(session: Session, end: datetime, zone: ZoneInfo) -> dict[int, dict[str, MonthPoint]]:
-    """agent pk → month → that month's score, for every month before `end`: three columns a call,
-    no ORM objects, so years of calls stay cheap."""
+def monthly_history(session: Session, end: datetime, zone: tzinfo,
+                    since: datetime | None = None) -> dict[int, dict[str, MonthPoint]]:
+    """agent pk → month → that month's score, for every month before `end` (from `since`, the
+    first instant of a month, when given): three columns a call, no ORM objects, so years of
+    calls stay cheap."""
     scores: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     query = select(Call.agent_id, Call.started_at, Call.qa_score).where(*_SCORED, Call.started_at < end)
+    if since is not None:
+        query = query.where(Call.started_at >= since)
     for agent_pk, started_at, qa_score in session.execute(query):
         scores[agent_pk][started_at.astimezone(zone).strftime("%Y-%m")].append(qa_score)
     return {
@@ -258,9 +262,11 @@ def _checks_applied(call: Call, rule_ids: Sequence[str]) -> set[str]:
     return set(rule_ids) - {rule_id for rule_id, _reason in call.not_applicable or []}
 
 
-def _flags(
+def score_flags(
     month: str, score: float, pass_line: float, in_bottom_tenth: bool, record: Mapping[str, MonthPoint]
 ) -> tuple[ScoreFlag, ...]:
+    """An agent's flags for `month` from its score, whether it is in the bottom tenth, and its
+    earlier months' scores (`record`, by 'YYYY-MM')."""
     flags = []
     if score < pass_line:
         flags.append(ScoreFlag.BELOW_PASS_LINE)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -45,7 +46,9 @@ class Database:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine: Engine = create_engine(parsed)
+            # orjson decodes JSON columns (the word timings of every utterance, when calls are
+            # re-scored or previewed) several times faster than the standard library.
+            self.engine: Engine = create_engine(parsed, json_deserializer=orjson.loads)
         except ImportError as exc:  # the driver of a server database is an extra
             raise ConfigError(f"database URL '{parsed.render_as_string(hide_password=True)}' needs a driver that is "
                               f"not installed ({exc.name}): pip install 'qcpipe[postgres]' for PostgreSQL") from None

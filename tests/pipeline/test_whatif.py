@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from qcpipe.periods import Period, days_period
+from qcpipe.periods import Period, days_period, month_period
 from qcpipe.pipeline.whatif import preview
+from qcpipe.reports.monthly import ScoreFlag
 from qcpipe.scoring import DEFAULT_RULEBOOK, RulebookError
 from qcpipe.scoring.records import update_call_score
 from qcpipe.store import Call, Database
@@ -166,3 +167,34 @@ def test_only_the_checks_the_draft_changes_are_run_on_calls_scored_with_a_known_
     run.clear()
     preview(center, with_forbidden("上门检修"), EVERYTHING, pass_line=80, reuse_unchanged=False)
     assert len(run) == 6 and all({"greeting", "closing", "forbidden_phrase"} <= set(ids) for ids in run)
+
+
+def test_a_calendar_month_sets_failing_three_months_from_the_two_months_stored_before_it(center, rulebook) -> None:
+    # A03 scored under the pass line in August and September (the 禁语 and no greeting: 75).
+    with center.transaction() as session:
+        seed_call_rows(session, rulebook, {"H08": ("A03", "2026-08-12", CALLS["C01"][2]),
+                                           "H09": ("A03", "2026-09-12", CALLS["C01"][2])})
+    draft = greeting_costs(30)  # C01 75 → 50: A03's October 85.0 → 76.7, under the pass line again
+    result = preview(center, draft, month_period("2026-10", ZONE), pass_line=80)
+    a03 = next(a for a in result.agents_changed if a.agent_id == "A03")
+    assert (a03.score_before, a03.score_after) == (85.0, 76.7)
+    assert ScoreFlag.FAILING_3_MONTHS not in a03.flags_before
+    assert set(a03.flags_after) == {ScoreFlag.BELOW_PASS_LINE, ScoreFlag.FAILING_3_MONTHS}
+    a07 = next(a for a in result.agents_changed if a.agent_id == "A07")  # 95 in September: no streak
+    assert ScoreFlag.BELOW_PASS_LINE in a07.flags_after and ScoreFlag.FAILING_3_MONTHS not in a07.flags_after
+    # The flag is a calendar month's: a period of other days leaves it out.
+    thirty_days = preview(center, draft, days_period(ZONE, since=date(2026, 10, 1), until=date(2026, 10, 30)),
+                          pass_line=80)
+    assert all(ScoreFlag.FAILING_3_MONTHS not in a.flags_after for a in thirty_days.agents_changed)
+
+
+@pytest.mark.parametrize(("period", "month"), [
+    (month_period("2026-10", ZONE), "2026-10"),
+    (month_period("2026-12", ZONE), "2026-12"),
+    (OCTOBER, "2026-10"),  # the 1st to the 31st, both days in: the month
+    (days_period(ZONE, since=date(2026, 10, 1), until=date(2026, 10, 30)), None),
+    (days_period(ZONE, since=date(2026, 10, 2), until=date(2026, 11, 1)), None),
+    (EVERYTHING, None),
+])
+def test_which_periods_are_a_calendar_month(period, month) -> None:
+    assert period.calendar_month() == month
