@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
@@ -102,9 +103,55 @@ class BatchSummary:
 
 
 @dataclass(frozen=True)
-class _Result:
+class TranscribedCall:
+    """What transcribing one call gives back to the run that stores it."""
+
     transcript: Transcript
     timings: Timings
+
+
+class CallExecutor(Protocol):
+    """Where a run's calls are transcribed: threads of this process (`LocalExecutor`, the
+    default) or the workers of a Ray cluster (`qcpipe.pipeline.ray_executor`). The run stays
+    the only writer: it claims each call, submits it here, and stores what comes back."""
+
+    @property
+    def slots(self) -> int:
+        """How many calls to keep in flight at once."""
+        ...
+
+    def submit(self, source: CallSource) -> Future[TranscribedCall]:
+        """Start transcribing `source`; the future fails with the call's own error (an
+        AudioError names the file)."""
+        ...
+
+    def close(self, cancel: bool) -> None:
+        """Free the workers (`cancel`: drop the calls not started yet)."""
+        ...
+
+
+class LocalExecutor:
+    """Threads of this process sharing one model, loaded when the first call is submitted."""
+
+    def __init__(self, transcriber: Callable[[], Transcriber], channel_map: ChannelMap = ChannelMap(),
+                 workers: int = 1) -> None:
+        self._load = transcriber
+        self._model: Transcriber | None = None
+        self._channel_map = channel_map
+        self._workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="asr")
+
+    @property
+    def slots(self) -> int:
+        return 2 * self._workers  # a call ready for each thread when it finishes one
+
+    def submit(self, source: CallSource) -> Future[TranscribedCall]:
+        if self._model is None:
+            self._model = self._load()
+        return self._pool.submit(transcribe_call, self._model, source, self._channel_map)
+
+    def close(self, cancel: bool) -> None:
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
 @dataclass
@@ -134,8 +181,11 @@ def run_batch(
     settle_s: float = 0.0,
     on_settle_wait: Callable[[SettleWait], None] | None = None,
     record_as: str | None = None,
+    executor: CallExecutor | None = None,
 ) -> BatchSummary:
     """Process every source; return the summary. `transcriber` is called once, only if needed.
+    With an `executor` (a Ray cluster's workers), calls are transcribed there instead of by
+    `workers` threads of this process with `transcriber`'s model.
 
     With a `rulebook`, each call is scored as it is stored (same transaction), and a skipped
     call scored with another rulebook is re-scored (no ASR needed). Personal numbers are masked
@@ -149,12 +199,7 @@ def run_batch(
     summary = BatchSummary()
     record = RunRecord(database, record_as) if record_as is not None else None
     started = time.perf_counter()
-    loaded: list[Transcriber] = []
-
-    def get_transcriber() -> Transcriber:
-        if not loaded:
-            loaded.append(transcriber())
-        return loaded[0]
+    executor = executor if executor is not None else LocalExecutor(transcriber, channel_map, workers)
 
     def report(outcome: CallOutcome) -> None:
         summary.add(outcome)
@@ -168,8 +213,7 @@ def run_batch(
             record.progress(summary, force=True)
 
     run = _Run(database, RunOwner(), report, rulebook, privacy, beat)
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="asr")
-    in_flight: dict[Future[_Result], tuple[CallSource, str]] = {}
+    in_flight: dict[Future[TranscribedCall], tuple[CallSource, str]] = {}
 
     def pass_time(seconds: float) -> None:
         """Wait for files to settle, storing the calls that finish meanwhile."""
@@ -188,10 +232,9 @@ def run_batch(
     try:
         with _Heartbeat(run):
             for source, content_hash in _pending(recordings, run, asr_fingerprint, retry_failed):
-                model = get_transcriber()
-                in_flight[pool.submit(_transcribe, model, source, channel_map)] = (source, content_hash)
+                in_flight[executor.submit(source)] = (source, content_hash)
                 # Keep a bounded queue: the folder and manifest are streamed, not all held at once.
-                if len(in_flight) >= 2 * max(1, workers):
+                if len(in_flight) >= executor.slots:
                     _store_finished(in_flight, run)
             while in_flight:
                 _store_finished(in_flight, run)
@@ -200,7 +243,7 @@ def run_batch(
             record.finish(summary, error=_why_stopped(exc))
         raise
     finally:
-        pool.shutdown(wait=not in_flight, cancel_futures=True)
+        executor.close(cancel=bool(in_flight))
         _release_claims(run)  # after an error or Ctrl-C, leave nothing claimed
     summary.wall_s = time.perf_counter() - started
     if record is not None:
@@ -251,18 +294,25 @@ def _pending(
             _store_failure(run, source, None, str(recording.error))
             continue
         content_hash = recording.content_hash
+        stale = False
         try:
-            with run.database.transaction() as session:
+            with run.database.claim_transaction() as session:
                 call = repo.find_call(session, source.call_id)
                 retry = retry_failed or (call is not None and call.retry_requested_at is not None)
                 up_to_date = repo.is_up_to_date(call, content_hash, asr_fingerprint, retry_failed=retry)
                 holder = None
                 if up_to_date:
-                    _rescore_if_stale(session, call, run.rulebook)
+                    stale = _is_stale(call, run.rulebook)
                 else:
                     holder = claims.claim_call(session, source.call_id, run.owner, LEASE_S)
         except IntegrityError:  # another database client claimed it in the same instant
             holder = True
+        if stale:  # re-scored in a transaction of its own: a run beside this one may do it first
+            with run.database.transaction() as session:
+                call = repo.find_call(session, source.call_id)
+                if _is_stale(call, run.rulebook):
+                    assert call is not None and run.rulebook is not None
+                    save_score(session, call, score_call(call_input(call), run.rulebook))
         if up_to_date:
             run.report(CallOutcome(source.call_id, Outcome.SKIPPED))
         elif holder is not None:
@@ -271,21 +321,23 @@ def _pending(
             yield source, content_hash
 
 
-def _rescore_if_stale(session, call, rulebook: Rulebook | None) -> None:  # type: ignore[no-untyped-def]
-    if rulebook and call.status == CallStatus.DONE and call.rulebook_hash != rulebook.content_hash:
-        save_score(session, call, score_call(call_input(call), rulebook))
+def _is_stale(call: Call | None, rulebook: Rulebook | None) -> bool:
+    """A done call scored with another rulebook than the run's."""
+    return (rulebook is not None and call is not None and call.status == CallStatus.DONE
+            and call.rulebook_hash != rulebook.content_hash)
 
 
-def _transcribe(model: Transcriber, source: CallSource, channel_map: ChannelMap) -> _Result:
+def transcribe_call(model: Transcriber, source: CallSource, channel_map: ChannelMap) -> TranscribedCall:
+    """Transcribe one call's recording with `model` (where the executor runs it)."""
     started = time.perf_counter()
     with open_audio(source.audio_path) as audio:  # streamed: a long call costs one block of memory
         transcript = model.transcribe(audio, channel_map)
     total = time.perf_counter() - started
-    return _Result(transcript, Timings(decode_s=audio.decode_s, asr_s=total - audio.decode_s))
+    return TranscribedCall(transcript, Timings(decode_s=audio.decode_s, asr_s=total - audio.decode_s))
 
 
 def _store_finished(
-    in_flight: dict[Future[_Result], tuple[CallSource, str]], run: _Run, timeout: float | None = None
+    in_flight: dict[Future[TranscribedCall], tuple[CallSource, str]], run: _Run, timeout: float | None = None
 ) -> None:
     """Wait for at least one call to finish (or `timeout` seconds); store each finished one in
     its own transaction."""
@@ -314,20 +366,39 @@ def _store_finished(
                                                       f"{type(exc).__name__}: {exc}")
 
 
-def _store_transcript(run: _Run, source: CallSource, content_hash: str, result: _Result) -> None:
+def _store_transcript(run: _Run, source: CallSource, content_hash: str, result: TranscribedCall) -> None:
     """The call, its score and the end of its claim, in one transaction."""
-    # Scored as stored, so findings quote what the database holds and a re-score agrees.
+    # Scored as stored (the masked text), so findings quote what the database holds and a
+    # re-score agrees; scored before the transaction, which then only writes rows: a run
+    # holds SQLite's one write lock for milliseconds, and a second run beside it seldom waits.
     transcript = result.transcript
     if not run.privacy.store_heard_text:
         transcript = mask_transcript(transcript, run.privacy)
+    scored = None
+    if run.rulebook is not None:
+        scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), run.rulebook)
     with run.database.transaction() as session:
-        call = records.save_transcript(session, source, content_hash, transcript, result.timings)
-        _clear_retry_mark(call)
-        if run.rulebook is not None:
-            scored = score_call(CallInput.from_transcript(source.call_id, transcript, source.queue_wait_s), run.rulebook)
-            save_score(session, call, scored)
+        duplicate = _stored_already(repo.find_call(session, source.call_id), content_hash, transcript)
+        if not duplicate:
+            call = records.save_transcript(session, source, content_hash, transcript, result.timings)
+            _clear_retry_mark(call)
+            if scored is not None:
+                save_score(session, call, scored)
         claims.release_claims(session, run.owner, source.call_id)
-    run.report(CallOutcome(source.call_id, Outcome.DONE, audio_s=transcript.duration))
+    if duplicate:
+        # Another run stored this very call meanwhile (it took over a claim this run was too
+        # slow to renew): the call is kept once, as first stored.
+        log.warning("%s was stored by another run while this one transcribed it: the second result is dropped",
+                    source.call_id)
+        run.report(CallOutcome(source.call_id, Outcome.BUSY))
+    else:
+        run.report(CallOutcome(source.call_id, Outcome.DONE, audio_s=transcript.duration))
+
+
+def _stored_already(call: Call | None, content_hash: str, transcript: Transcript) -> bool:
+    """This audio is stored as transcribed with these ASR settings, and no retry is asked for."""
+    return (call is not None and call.status == CallStatus.DONE and call.content_hash == content_hash
+            and call.asr_fingerprint == transcript.options.fingerprint() and call.retry_requested_at is None)
 
 
 def _store_failure(run: _Run, source: CallSource, content_hash: str | None, error: str) -> None:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from qcpipe.store.models import CallClaim, utcnow
@@ -36,7 +36,19 @@ def claim_call(session: Session, call_id: str, owner: RunOwner, lease_s: float) 
     process is gone from this host (killed runs leave their claims behind).
     """
     now = utcnow()
-    claim = session.get(CallClaim, call_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Runs on several machines share one server: the claim row is locked while it is read
+        # and taken over, and a row another run is taking right now is skipped, not waited for
+        # (that run is busy with the call). Two runs can then never both take over one dead claim.
+        claim = session.scalar(select(CallClaim).where(CallClaim.call_id == call_id)
+                               .with_for_update(skip_locked=True))
+        if claim is None:
+            taken = session.scalar(select(CallClaim).where(CallClaim.call_id == call_id)
+                                   .execution_options(populate_existing=True))
+            if taken is not None:
+                return taken
+    else:  # SQLite: the run's write transaction holds the database's one write lock already
+        claim = session.get(CallClaim, call_id)
     if claim is None:
         session.add(CallClaim(call_id=call_id, owner=owner.key, host=owner.host, pid=owner.pid,
                               claimed_at=now, heartbeat_at=now))

@@ -23,6 +23,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 BUSY_TIMEOUT_S = 60  # how long a writer waits for another to finish before giving up
 _WRITE = "qcpipe_write"  # execution option: this connection's transaction will write
+_ROW_LOCKS = "qcpipe_row_locks"  # execution option: on PostgreSQL, it locks the rows it takes only
 
 
 class Database:
@@ -60,6 +61,8 @@ class Database:
         self._writer = self.engine.execution_options(**{_WRITE: True})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
+        self._claim_sessions = sessionmaker(self._writer.execution_options(**{_ROW_LOCKS: True}),
+                                            expire_on_commit=False)
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration (idempotent; two processes
@@ -85,6 +88,15 @@ class Database:
         Raises StoreError when the database cannot take the write (locked too long, full).
         """
         with _friendly_errors(self.url), self._write_sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def claim_transaction(self) -> Iterator[Session]:
+        """A write transaction for claiming calls: on SQLite the same as `transaction`; on
+        PostgreSQL it takes only the row locks of what it touches (SELECT … FOR UPDATE SKIP
+        LOCKED), not the schema's write lock, so that runs on many machines claim their next
+        calls side by side instead of in turn."""
+        with _friendly_errors(self.url), self._claim_sessions.begin() as session:
             yield session
 
     def dispose(self) -> None:
@@ -182,6 +194,9 @@ def _postgresql_begin(connection: Connection) -> None:
     # Under READ COMMITTED, two writers that each read, then write, both go ahead: both migrate
     # a new schema, take over the same dead claim, insert the same new agent. The schema's
     # advisory lock (released at commit or rollback) makes them take turns, as on SQLite.
-    if connection.get_execution_options().get(_WRITE):
+    options = connection.get_execution_options()
+    if options.get(_WRITE):
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{BUSY_TIMEOUT_S}s'")
+        if options.get(_ROW_LOCKS):
+            return
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('qcpipe ' || coalesce(current_schema(), '')))")

@@ -176,3 +176,48 @@ def test_a_database_that_cannot_be_written_stops_the_batch_keeping_what_was_stor
         assert [s.text for s in repo.load_call(session, "D110001").segments] == old
     summary = _run(db, transcriber, folder, manifest)
     assert (summary.done, summary.skipped) == (1, 3)
+
+
+class _AnotherRunStoresItMeanwhile:
+    """Transcribes in this thread; before handing a call back, another run (one that took the
+    claim over) stores the same call with the same audio and settings."""
+
+    slots = 1
+
+    def __init__(self, db, transcriber) -> None:
+        self.db, self.transcriber, self.segment_ids = db, transcriber, {}
+
+    def submit(self, source):
+        from concurrent.futures import Future
+
+        from qcpipe.config import ChannelMap
+        from qcpipe.pipeline.batch import transcribe_call
+
+        result = transcribe_call(self.transcriber, source, ChannelMap())
+        with self.db.transaction() as session:
+            call = records.save_transcript(session, source, file_sha256(source.audio_path), result.transcript,
+                                           result.timings)
+            session.flush()
+            self.segment_ids[source.call_id] = [segment.id for segment in call.segments]
+        future: Future = Future()
+        future.set_result(result)
+        return future
+
+    def close(self, cancel: bool) -> None:
+        pass
+
+
+def test_a_call_another_run_stored_meanwhile_is_kept_once_as_first_stored(db, transcriber, day) -> None:
+    folder, manifest = day
+    only_good = folder / "good.csv"
+    only_good.write_text("".join(manifest.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
+    meanwhile = _AnotherRunStoresItMeanwhile(db, transcriber)
+    summary = _run(db, transcriber, folder, only_good, executor=meanwhile)
+    assert (summary.done, summary.busy, summary.failed) == (0, 2, 0)  # both were the other run's
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Call)) == 2
+        assert session.scalar(select(func.count()).select_from(CallClaim)) == 0
+        for call_id in ("D110001", "D110016"):  # the rows the other run wrote, not written again
+            stored = repo.load_call(session, call_id)
+            assert stored.status == CallStatus.DONE
+            assert [segment.id for segment in stored.segments] == meanwhile.segment_ids[call_id] != []
