@@ -31,6 +31,7 @@ from qcpipe.scoring.versions import (
 from qcpipe.store import Database
 from qcpipe.store.models import utcnow
 from qcpipe.web import jobs
+from qcpipe.web.monthly import FLAG_TITLES
 from qcpipe.web.render import render
 from qcpipe.web.security import Identity, allow, enforce, identity
 
@@ -143,6 +144,7 @@ def _editor(request: Request, who: Identity, *, draft: str | None = None, base_n
         draft=active.yaml if draft is None else draft, base_number=active.number if base_number is None else base_number,
         error=error, error_line=error_line, job=job, published=published,
         whatif_from=(today - timedelta(days=WHATIF_DAYS)).isoformat(), whatif_to=today.isoformat(),
+        flag_titles={str(flag): title for flag, title in FLAG_TITLES.items()},
     )
 
 

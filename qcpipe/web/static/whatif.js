@@ -9,7 +9,8 @@
   if (!button || !section) return;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const POLL_MS = 700;
-  const FLAG_LABELS = { below_pass_line: "不合格 below pass line", bottom_10_percent: "末位10% bottom 10 %" };
+  // The monthly report's names of the flags, as the server gives them (one wording everywhere).
+  const FLAG_LABELS = JSON.parse(section.dataset.flagTitles || "{}");
 
   function el(tag, text, className) {
     const node = document.createElement(tag);
