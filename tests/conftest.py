@@ -31,15 +31,20 @@ from tests.helpers.databases import (
     temporary_database,
     temporary_url,
 )
+from tests.helpers.dev_run import DEV_FIXTURES, DevCorpusRun
 from tests.helpers.paths import DEV_CORPUS, REPO
 
 BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
+_DEV_RUN = pytest.StashKey[DevCorpusRun]()
+
+
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected what will not run
-def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+def pytest_collection_modifyitems(config, items):
     if not DEV_CORPUS.is_dir():
         raise pytest.UsageError(f"the dev corpus is missing: {DEV_CORPUS} (tests need ../shared beside the repo)")
+    _start_the_dev_corpus_early(config, items)
     on_postgres = [item for item in items if item.get_closest_marker("postgres")]
     if not on_postgres:
         return
@@ -103,6 +108,22 @@ def sqlite_db(tmp_path: Path) -> Database:
         yield database
 
 
+def _start_the_dev_corpus_early(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start transcribing the dev corpus now, in its own process, and run the test files that
+    read it last: the longest setup of the suite then overlaps the rest of it."""
+    readers = {item.path for item in items if DEV_FIXTURES & set(getattr(item, "fixturenames", ()))}
+    if not readers:
+        return
+    items[:] = [item for item in items if item.path not in readers] + [item for item in items if item.path in readers]
+    config.stash[_DEV_RUN] = DevCorpusRun()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = session.config.stash.get(_DEV_RUN, None)
+    if run is not None:
+        run.stop()
+
+
 @pytest.fixture(scope="session")
 def opening_stereo() -> tuple[np.ndarray, int]:
     """The first 11 s of a dev call (agent greeting + customer request), (n, 2) at 8 kHz."""
@@ -111,22 +132,13 @@ def opening_stereo() -> tuple[np.ndarray, int]:
 
 
 @pytest.fixture(scope="session")
-def dev_sqlite(tmp_path_factory, transcriber) -> Database:
-    """The whole dev corpus run through the real pipeline (ASR + default rulebook) into SQLite, once per session."""
-    from qcpipe.ingest import read_manifest
-    from qcpipe.pipeline import run_batch
-
-    path = tmp_path_factory.mktemp("dev") / "dev.db"
-    database = open_database(f"sqlite:///{path}")
-    summary = run_batch(
-        read_manifest(DEV_CORPUS / "calls.csv"),
-        database,
-        lambda: transcriber,
-        asr_fingerprint=transcriber.options.fingerprint(),
-        workers=transcriber.workers,
-        rulebook=load_rulebook(),
-    )
-    assert summary.failed == 0, summary.failures
+def dev_sqlite(request) -> Database:
+    """The whole dev corpus run through the real pipeline (`qcpipe run`: ASR and the default
+    rulebook) into SQLite, once per session: started when the tests were collected."""
+    run = request.config.stash.get(_DEV_RUN, None)
+    if run is None:  # reached without collection having seen it (a plugin's reordering)
+        run = request.config.stash[_DEV_RUN] = DevCorpusRun()
+    database = open_database(run.wait())
     yield database
     database.dispose()
 
