@@ -76,6 +76,9 @@ class PrivacySettings:
     store_heard_text: bool = False
 
 
+EXECUTORS = ("local", "ray")  # where a run's calls can be transcribed (`Settings.executor`)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know that is not on the command line's positional arguments."""
@@ -94,6 +97,12 @@ class Settings:
     remove_crosstalk: bool = True
     background_below_db: float = 12.0
     lost_speech_s: float = 2.0
+    # Where calls are transcribed: "local" (threads of this process) or "ray" (the workers of a
+    # Ray cluster at `ray_address`: "auto", "HOST:PORT", or unset to start Ray on this machine),
+    # each Ray worker on `ray_cpus_per_worker` cores when on CPU. The run itself stays here.
+    executor: str = "local"
+    ray_address: str | None = None
+    ray_cpus_per_worker: int = 1
     channels: ChannelMap = field(default_factory=ChannelMap)
     rules: Path = field(default_factory=default_rulebook)
     timezone: str = DEFAULT_TIMEZONE
@@ -110,6 +119,13 @@ class Settings:
     secure_cookies: bool = False
     # Unflagged calls a QA lead samples for review, per agent and week (the machine's misses).
     sample_percent: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor {self.executor!r}: one of {', '.join(map(repr, EXECUTORS))} "
+                              "(this machine's threads, or a Ray cluster's workers)")
+        if self.ray_cpus_per_worker < 1:
+            raise ConfigError(f"ray_cpus_per_worker {self.ray_cpus_per_worker}: a Ray worker needs at least 1 core")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options pass None when unset)."""

@@ -2,7 +2,7 @@
 # Install qcpipe with its test dependencies into .venv and run the whole test suite
 # (real Whisper model on real audio, real SQLite and PostgreSQL, a real browser). Extra arguments go to pytest.
 set -euo pipefail
-QCPIPE_EXTRAS=test,postgres
+QCPIPE_EXTRAS=test,postgres,ray
 # The PostgreSQL server the database tests also run on (a schema per test); -m "not postgres" skips them.
 export QCPIPE_TEST_PG=${QCPIPE_TEST_PG:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
 source "$(dirname "$0")/bootstrap.sh"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +12,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from qcpipe.cli.common import DbOption, open_store, rulebook_in_force, settings_of, stderr, stdout
 from qcpipe.cli.scoring import RulesOption
-from qcpipe.errors import QcpipeError, shown_path
+from qcpipe.errors import QcpipeError, UsageError, shown_path
 from qcpipe.ingest import SettleWait, sources_for
 from qcpipe.pipeline import BatchSummary, CallOutcome, Outcome, asr_options, transcribe_sources
 
 EXIT_SOME_FAILED = 3
+
+
+class Executor(StrEnum):
+    """Where the calls are transcribed (`Settings.executor`)."""
+
+    LOCAL = "local"
+    RAY = "ray"
 
 
 def run_command(
@@ -33,12 +41,21 @@ def run_command(
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Try again the calls that failed before (those marked for retry are tried anyway).")] = False,
     rules: RulesOption = None,
+    executor: Annotated[Executor | None, typer.Option(
+        help="local: this machine's threads (default). ray: the workers of a Ray cluster (pip install "
+             "'qcpipe\\[ray]'; qcpipe, the model and the recordings at the same paths on every node).")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="With --executor ray: the cluster to join, 'auto' (the one this machine is in) or HOST:PORT of its "
+             "head. Default: start Ray on this machine.")] = None,
 ) -> None:
     """Transcribe and score a day's recordings into the database. Re-running skips calls already done."""
     overrides: dict[str, object] = dict(
-        db_url=db, model=model, device=device, compute_type=compute_type, workers=workers, rules=rules
+        db_url=db, model=model, device=device, compute_type=compute_type, workers=workers, rules=rules,
+        executor=executor.value if executor else None, ray_address=ray_address,
     )
     settings = settings_of(ctx, **overrides).with_agent_channel(agent_channel)
+    if ray_address is not None and settings.executor != Executor.RAY:
+        raise UsageError("--ray-address is for --executor ray")
     rulebook = rulebook_in_force(settings, rules)  # a malformed rulebook stops the run before any work
     sources = sources_for(path, manifest, settings.timezone)
     total = len(sources)  # a counting pass: the calls themselves are streamed, never listed

@@ -57,6 +57,11 @@ LEASE_S = 120.0  # a claim not renewed for this long belongs to a dead run
 HEARTBEAT_S = 30.0  # how often a run renews its claims
 
 
+class WorkersLost(QcpipeError):
+    """The executor has no workers left (a cluster lost): the run stops, and the calls it had
+    not stored are left for the next run, not recorded as failed (they did nothing wrong)."""
+
+
 class Outcome(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"  # already done with this audio and these settings
@@ -346,6 +351,8 @@ def _store_finished(
         source, content_hash = in_flight.pop(future)
         try:
             result = future.result()
+        except WorkersLost:
+            raise
         except AudioError as exc:
             _store_failure(run, source, content_hash, str(exc))
             continue
@@ -451,9 +458,18 @@ def transcribe_sources(
     on_settle_wait: Callable[[SettleWait], None] | None = None,
     record_as: str | None = None,
 ) -> BatchSummary:
-    """`qcpipe run`: transcribe the calls with the configured model into the database, and score them."""
+    """`qcpipe run`: transcribe the calls with the configured model into the database, and score them.
+    The calls are transcribed by this process's threads, or by a Ray cluster's workers
+    (`settings.executor`)."""
     options = asr_options(settings)
     workers = settings.workers or default_workers(options.device)
+    executor: CallExecutor | None = None
+    if settings.executor == "ray":
+        # Imported only when chosen: the local path never needs Ray installed.
+        from qcpipe.pipeline.ray_executor import RayExecutor
+
+        executor = RayExecutor(options, settings.models_dir, settings.channels, address=settings.ray_address,
+                               cpu_threads=settings.ray_cpus_per_worker)
     return run_batch(
         sources,
         database,
@@ -468,4 +484,5 @@ def transcribe_sources(
         settle_s=settings.settle_s,
         on_settle_wait=on_settle_wait,
         record_as=record_as,
+        executor=executor,
     )
