@@ -3,6 +3,7 @@ and the re-scoring it starts, the version history, and who may do what."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -11,12 +12,13 @@ from sqlalchemy import select
 
 from qcpipe.scoring import DEFAULT_RULEBOOK
 from qcpipe.store.models import AuditEvent, FindingStatus
+from qcpipe.web.monthly import FLAG_TITLES
 from tests.helpers.web import Browser, finding_of, stored_call
 
 SHIPPED = DEFAULT_RULEBOOK.read_text(encoding="utf-8")
 WHATIF_ANCHORS = (
     '<input type="date" id="whatif-from"', '<input type="date" id="whatif-to"',
-    '<button type="button" id="preview-button">预览影响 · preview</button>', '<section id="whatif"></section>',
+    '<button type="button" id="preview-button">预览影响 · preview</button>', '<section id="whatif" data-flag-titles=',
     '<script src="/static/whatif.js" defer></script>',
 )
 
@@ -56,6 +58,9 @@ def test_the_editor_shows_the_checks_in_force_and_the_yaml(browser, name) -> Non
     assert '<textarea id="rulebook-yaml" name="yaml"' in html and "kind: required_phrases" in html
     for anchor in WHATIF_ANCHORS:
         assert anchor in html
+    # The panel names the flags as the monthly page does, all three of them.
+    titles = json.loads(re.search(r"data-flag-titles='([^']*)'", html).group(1))
+    assert titles == {str(flag): title for flag, title in FLAG_TITLES.items()} and len(titles) == 3
 
 
 def test_validate_names_the_line_of_an_error(browser) -> None:
