@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -41,6 +42,37 @@ def test_a_claim_whose_heartbeat_stopped_is_taken_over(db: Database) -> None:
         assert session.get(CallClaim, "C1").owner == alive.key
 
 
+@contextmanager
+def held_open(begin, work=lambda session: None):
+    """`work` done in a transaction (`begin()`) of another thread, which stays open, its locks
+    held, for the length of the with-block."""
+    begun, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with begin() as session:
+            work(session)
+            begun.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert begun.wait(30), "the other transaction did not begin"
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def claimed_in(db: Database, call_id: str, owner: RunOwner) -> tuple[CallClaim | None, float]:
+    """Claim `call_id` for `owner` in a claim transaction: (the claim that holds it, if not
+    this run's; seconds it took)."""
+    started = time.monotonic()
+    with db.claim_transaction() as session:
+        holder = claim_call(session, call_id, owner, LEASE_S)
+    return holder, time.monotonic() - started
+
+
 @pytest.mark.postgres
 def test_on_postgresql_a_claim_being_taken_is_skipped_not_waited_for(backend: str, db: Database) -> None:
     if backend != "postgres":
@@ -50,26 +82,8 @@ def test_on_postgresql_a_claim_being_taken_is_skipped_not_waited_for(backend: st
         claim_call(session, "C1", dead, LEASE_S)
         session.get(CallClaim, "C1").heartbeat_at = utcnow() - timedelta(seconds=LEASE_S + 1)
     first, second = RunOwner(token="first"), RunOwner(token="second")
-    taking, answered = threading.Event(), threading.Event()
-
-    def slow_takeover() -> None:
-        with db.claim_transaction() as session:
-            assert claim_call(session, "C1", first, LEASE_S) is None
-            taking.set()
-            answered.wait(30)  # the row stays locked until the other run has had its answer
-
-    thread = threading.Thread(target=slow_takeover)
-    thread.start()
-    try:
-        assert taking.wait(30)
-        started = time.monotonic()
-        with db.claim_transaction() as session:
-            holder = claim_call(session, "C1", second, LEASE_S)
-        waited = time.monotonic() - started
-        answered.set()
-    finally:
-        answered.set()
-        thread.join()
+    with held_open(db.claim_transaction, lambda session: claim_call(session, "C1", first, LEASE_S)):
+        holder, waited = claimed_in(db, "C1", second)
     # Busy (the dead claim, as last committed, is not this run's), at once: not a second takeover.
     assert holder is not None and holder.owner != second.key
     assert waited < 10
@@ -82,22 +96,6 @@ def test_on_postgresql_a_claim_being_taken_is_skipped_not_waited_for(backend: st
 def test_on_postgresql_claims_do_not_wait_for_a_run_storing_a_call(backend: str, db: Database) -> None:
     if backend != "postgres":
         pytest.skip("on SQLite every write takes the file's one write lock")
-    storing, done = threading.Event(), threading.Event()
-
-    def long_store() -> None:
-        with db.transaction():  # a run storing a long call: holds the schema's write lock
-            storing.set()
-            done.wait(30)
-
-    thread = threading.Thread(target=long_store)
-    thread.start()
-    try:
-        assert storing.wait(30)
-        started = time.monotonic()
-        with db.claim_transaction() as session:
-            assert claim_call(session, "C2", RunOwner(token="other"), LEASE_S) is None
-        waited = time.monotonic() - started
-    finally:
-        done.set()
-        thread.join()
-    assert waited < 10
+    with held_open(db.transaction):  # a run storing a long call: holds the schema's write lock
+        holder, waited = claimed_in(db, "C2", RunOwner(token="other"))
+    assert holder is None and waited < 10
