@@ -403,9 +403,10 @@ def _store_transcript(run: _Run, source: CallSource, content_hash: str, result: 
 
 
 def _stored_already(call: Call | None, content_hash: str, transcript: Transcript) -> bool:
-    """This audio is stored as transcribed with these ASR settings, and no retry is asked for."""
-    return (call is not None and call.status == CallStatus.DONE and call.content_hash == content_hash
-            and call.asr_fingerprint == transcript.options.fingerprint() and call.retry_requested_at is None)
+    """This audio is stored as transcribed with these ASR settings (a failure does not count),
+    and no retry is asked for."""
+    return (repo.is_up_to_date(call, content_hash, transcript.options.fingerprint(), retry_failed=True)
+            and call is not None and call.retry_requested_at is None)
 
 
 def _store_failure(run: _Run, source: CallSource, content_hash: str | None, error: str) -> None:
