@@ -60,15 +60,20 @@ CARRY_MARGIN_S = 2.0
 UTTERANCE_GAP_S = 0.6
 
 
-def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
-    """("cuda", "float16") when a CUDA device is present and asked for, else ("cpu", "int8")."""
+def resolve_device(device: str = "auto", compute_type: str = "auto", *, here: bool = True) -> tuple[str, str]:
+    """("cuda", "float16") when a CUDA device is present and asked for, else ("cpu", "int8").
+
+    here: the model runs on this machine, so a CUDA device asked for must be visible here. A run
+    whose workers are elsewhere (a Ray cluster's GPU nodes) sets False: "cuda" is then taken as
+    asked for, and the workers find out whether they have one.
+    """
     import ctranslate2
 
     if device == "auto":
         device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
     if device not in ("cpu", "cuda"):
         raise ModelError(f"device '{device}' is not one of auto, cpu, cuda")
-    if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+    if device == "cuda" and here and ctranslate2.get_cuda_device_count() == 0:
         raise ModelError("device 'cuda' was asked for but no CUDA device is visible")
     if compute_type == "auto":
         compute_type = "float16" if device == "cuda" else "int8"

@@ -431,8 +431,9 @@ def _release_claims(run: _Run) -> None:
 
 
 def asr_options(settings: Settings) -> AsrOptions:
-    """The recognition settings of a run, with "auto" device and precision resolved."""
-    device, compute_type = resolve_device(settings.device, settings.compute_type)
+    """The recognition settings of a run, with "auto" device and precision resolved ("auto" as
+    this machine would; with Ray workers, `--device cuda` is their GPUs, not this machine's)."""
+    device, compute_type = resolve_device(settings.device, settings.compute_type, here=settings.executor == "local")
     return AsrOptions(
         model=settings.model,
         device=device,

@@ -16,8 +16,9 @@ the cluster is the transcription:
   `start_timeout_s`); when none can start, the run stops, saying so (`WorkersLost`), and the
   calls it had not stored are left for the next run.
 
-The device and precision are those the run resolved where it was started (`asr_options`). A
-worker's numpy BLAS runs on as many threads as the worker has cores (as Ray sets it anyway): the
+The device and precision are those the run resolved where it was started (`asr_options`): "auto"
+is what that machine has; `--device cuda` is the workers' GPUs, whether or not the run's machine
+has one (a cluster without GPUs then says so). A worker's numpy BLAS runs on as many threads as the worker has cores (as Ray sets it anyway): the
 order of its sums can tip a word of a transcript, which is then that of a local run with as many.
 
 Ray is an optional dependency (`pip install 'qcpipe[ray]'`), imported only here, and only when

@@ -254,3 +254,17 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as where it is not installed
     with pytest.raises(ConfigError, match=r"pip install 'qcpipe\[ray\]'"):
         RayExecutor(AsrOptions(), default_models_dir())
+
+
+def test_a_gpu_asked_for_is_the_ray_workers_not_the_drivers() -> None:
+    import ctranslate2
+
+    from qcpipe.errors import ModelError
+    from qcpipe.pipeline import asr_options
+
+    if ctranslate2.get_cuda_device_count():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(ModelError, match="no CUDA device"):
+        asr_options(Settings(device="cuda"))  # the local path decodes here: there must be one here
+    on_the_cluster = asr_options(Settings(device="cuda", executor="ray"))
+    assert (on_the_cluster.device, on_the_cluster.compute_type, on_the_cluster.batched) == ("cuda", "float16", True)
