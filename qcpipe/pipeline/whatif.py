@@ -545,9 +545,4 @@ def _flags(scores: dict[int, float], pass_line: float, period: Period,
     bottom 10 % for any period; failing 3 months too when the period is a calendar month."""
     month = period.calendar_month()
     bottom = bottom_tenth(scores)
-    return {
-        pk: score_flags(month, score, pass_line, pk in bottom, history.get(pk, {})) if month is not None else
-        tuple(flag for flag, on in ((ScoreFlag.BELOW_PASS_LINE, score < pass_line),
-                                    (ScoreFlag.BOTTOM_10_PERCENT, pk in bottom)) if on)
-        for pk, score in scores.items()
-    }
+    return {pk: score_flags(month, score, pass_line, pk in bottom, history.get(pk, {})) for pk, score in scores.items()}

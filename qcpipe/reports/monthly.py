@@ -263,15 +263,18 @@ def _checks_applied(call: Call, rule_ids: Sequence[str]) -> set[str]:
 
 
 def score_flags(
-    month: str, score: float, pass_line: float, in_bottom_tenth: bool, record: Mapping[str, MonthPoint]
+    month: str | None, score: float, pass_line: float, in_bottom_tenth: bool, record: Mapping[str, MonthPoint]
 ) -> tuple[ScoreFlag, ...]:
     """An agent's flags for `month` from its score, whether it is in the bottom tenth, and its
-    earlier months' scores (`record`, by 'YYYY-MM')."""
+    earlier months' scores (`record`, by 'YYYY-MM'). A period that is no calendar month (`month`
+    None) has no streak of months: only the first two flags."""
     flags = []
     if score < pass_line:
         flags.append(ScoreFlag.BELOW_PASS_LINE)
     if in_bottom_tenth:
         flags.append(ScoreFlag.BOTTOM_10_PERCENT)
+    if month is None:
+        return tuple(flags)
     earlier = (previous_month(month), previous_month(previous_month(month)))
     # Consecutive calendar months: a month without calls breaks the streak, it is not skipped.
     if score < pass_line and all(m in record and record[m].score < pass_line for m in earlier):
