@@ -84,15 +84,16 @@ def estimate_leak(source: np.ndarray, target: np.ndarray, source_index: int = 0,
     mask = np.repeat(fitting, FRAME)
     shifted = _advance(source[: frames * FRAME].astype(np.float64), LEAD)
     wanted = target[: frames * FRAME].astype(np.float64) * mask
-    masked_source = shifted * mask
-    size = 1 << int(np.ceil(np.log2(len(shifted) + TAPS)))
-    spectrum_source = np.fft.rfft(masked_source, size)
-    autocorrelation = np.fft.irfft(spectrum_source * np.conj(spectrum_source), size)[:TAPS]
-    cross = np.fft.irfft(np.fft.rfft(wanted, size) * np.conj(np.fft.rfft(shifted, size)), size)[:TAPS]
+    size = _fft_size(len(shifted) + TAPS)
+    spectrum_masked = np.fft.rfft(shifted * mask, size)
+    spectrum_shifted = np.fft.rfft(shifted, size)
+    autocorrelation = np.fft.irfft(spectrum_masked * np.conj(spectrum_masked), size)[:TAPS]
+    cross = np.fft.irfft(np.fft.rfft(wanted, size) * np.conj(spectrum_shifted), size)[:TAPS]
     toeplitz = autocorrelation[np.abs(np.subtract.outer(np.arange(TAPS), np.arange(TAPS)))]
     toeplitz[np.diag_indices(TAPS)] += 1e-3 * autocorrelation[0] + 1e-12  # diagonal loading: stable when the source is narrowband
     path = np.linalg.solve(toeplitz, cross)
-    residual = wanted - _convolve(shifted, path)[: len(wanted)] * mask
+    fitted = np.fft.irfft(spectrum_shifted * np.fft.rfft(path, size), size)[: len(wanted)]
+    residual = wanted - fitted * mask
     before, after = float(np.sum(wanted ** 2)), float(np.sum(residual ** 2))
     reduction = 10 * np.log10(before / after) if after > 0 and before > 0 else 0.0
     return LeakEstimate(source_index, target_index, path.astype(np.float32), round(float(reduction), 2))
@@ -110,8 +111,23 @@ def _advance(signal: np.ndarray, lead: int) -> np.ndarray:
 
 
 def _convolve(signal: np.ndarray, path: np.ndarray) -> np.ndarray:
-    size = 1 << int(np.ceil(np.log2(len(signal) + len(path))))
+    size = _fft_size(len(signal) + len(path))
     return np.fft.irfft(np.fft.rfft(signal, size) * np.fft.rfft(path, size), size)
+
+
+def _fft_size(n: int) -> int:
+    """The smallest length ≥ n with no prime factor above 5: a linear (not circular) convolution
+    of n samples, at FFT speed without rounding up to a power of two (up to 2× the work)."""
+    best = 1 << int(np.ceil(np.log2(n)))
+    fives = 1
+    while fives < best:
+        threes = fives
+        while threes < best:
+            twos = threes * (1 << max(0, int(np.ceil(np.log2(n / threes)))))
+            best = min(best, twos)
+            threes *= 3
+        fives *= 5
+    return best
 
 
 def _frame_db(signal: np.ndarray) -> np.ndarray:
