@@ -97,6 +97,7 @@ class Settings:
     remove_crosstalk: bool = True
     background_below_db: float = 12.0
     lost_speech_s: float = 2.0
+    encode_padding_s: float = 30.0  # padding encoded after each window's audio (30 s = Whisper's own)
     # Where calls are transcribed: "local" (threads of this process) or "ray" (the workers of a
     # Ray cluster at `ray_address`: "auto", "HOST:PORT", or unset to start Ray on this machine),
     # each Ray worker on `ray_cpus_per_worker` cores when on CPU. The run itself stays here.
@@ -124,6 +125,9 @@ class Settings:
         if self.executor not in EXECUTORS:
             raise ConfigError(f"executor {self.executor!r}: one of {', '.join(map(repr, EXECUTORS))} "
                               "(this machine's threads, or a Ray cluster's workers)")
+        if not 0 <= self.encode_padding_s:
+            raise ConfigError(f"encode_padding_s {self.encode_padding_s}: seconds of padding, 0 or more "
+                              "(30 encodes every window padded to 30 s, as Whisper does)")
         if self.ray_cpus_per_worker < 1:
             raise ConfigError(f"ray_cpus_per_worker {self.ray_cpus_per_worker}: a Ray worker needs at least 1 core")
 

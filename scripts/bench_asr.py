@@ -9,6 +9,8 @@ is its own), and are scored against the corpus labels:
   qcpipe  `qcpipe run`'s pipeline (transcribe_sources) into a fresh SQLite database, with
           the device's default decoder (sequential on CPU, batched on GPU).
   qcpipe-batched  the same with batched decoding forced on.
+  qcpipe-pad2     qcpipe with each window encoded at its own length plus 2 s of padding
+                  instead of Whisper's 30 s (`[asr] encode_padding_s = 2`).
 
 Prints x-realtime (seconds of audio per wall second), the speed ratio to the first variant,
 peak RSS, the character error rate (CER) against the reference transcripts (per role, so a
@@ -16,8 +18,8 @@ word in the wrong lane counts as an error), and for qcpipe variants the `qcpipe 
 micro-F1 of the default rulebook on what was heard.
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
-                                [--variants naive,qcpipe,qcpipe-batched,qcpipe-hotwords,
-                                            qcpipe-beam2,qcpipe-greedy]
+                                [--variants naive,qcpipe,qcpipe-pad2,qcpipe-batched,
+                                            qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy]
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str) -> dict:
 
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | None = None, hotwords: str | None = None,
-               beam_size: int = 5) -> dict:
+               beam_size: int = 5, encode_padding_s: float = 30.0) -> dict:
     from sqlalchemy import select
 
     from qcpipe.config import Settings
@@ -96,7 +98,7 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | Non
     sources = [s for s in read_manifest(corpus / "calls.csv") if s.call_id in wanted]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, batched=batched, hotwords=hotwords,
-                            beam_size=beam_size)
+                            beam_size=beam_size, encode_padding_s=encode_padding_s)
         database = open_database(settings.db_url)
         started = time.perf_counter()
         summary = transcribe_sources(settings, sources, database, rulebook=load_rulebook())
@@ -119,6 +121,8 @@ VARIANTS = {
     "naive": run_naive,
     "qcpipe": run_qcpipe,
     "qcpipe-batched": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, batched=True),
+    # Each window encoded at its own length plus 2 s, not padded to 30 s (`[asr] encode_padding_s`).
+    "qcpipe-pad2": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, encode_padding_s=2.0),
     # Vocabulary biasing with the script phrases the rulebook looks for.
     "qcpipe-hotwords": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, hotwords=SCRIPT_HOTWORDS),
     # Narrower beams: the speed/accuracy trade of `[asr] beam_size`.

@@ -58,6 +58,7 @@ device = "cpu"
 beam_size = 2
 batched = true
 hotwords = "畅联通信"
+encode_padding_s = 2
 [scoring]
 rules = "/etc/qcpipe/rules.yaml"
 [center]
@@ -68,7 +69,7 @@ appeal_window_days = 3
     settings = load_settings(path)
     assert settings.db_url == "sqlite:////srv/qc.db"  # [storage] db is the db_url
     assert (settings.settle_s, settings.model, settings.device, settings.beam_size) == (30, "/models/large-v3", "cpu", 2)
-    assert (settings.batched, settings.hotwords) == (True, "畅联通信")
+    assert (settings.batched, settings.hotwords, settings.encode_padding_s) == (True, "畅联通信", 2)
     assert settings.models_dir == Path("/srv/models") and settings.rules == Path("/etc/qcpipe/rules.yaml")
     assert (settings.timezone, settings.pass_line, settings.appeal_window_days) == ("Asia/Urumqi", 85, 3)
     assert (settings.compute_type, settings.workers) == ("auto", 0)  # not in the file: defaults
@@ -133,6 +134,12 @@ def test_channels_section(tmp_path: Path) -> None:
         load_settings(toml(tmp_path, "[channels]\nagent = 1\ncustomer = 1\n"))
     with pytest.raises(ConfigError, match="must be two different"):
         ChannelMap(agent=-1, customer=1)
+
+
+def test_a_negative_encoder_padding_is_refused_saying_what_it_is(tmp_path: Path) -> None:
+    path = toml(tmp_path, "[asr]\nencode_padding_s = -1\n")
+    with pytest.raises(ConfigError, match=r"encode_padding_s -1: seconds of padding, 0 or more"):
+        load_settings(path)
 
 
 def test_with_overrides_ignores_none() -> None:

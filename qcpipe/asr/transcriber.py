@@ -14,7 +14,9 @@ How a stereo call is transcribed, and why:
    into shared windows saves encoder passes but costs 3 points of CER on the dev corpus
    (the decoder's context then runs across speakers), measured with scripts/bench_asr.py.
 3. Windows are decoded with word timestamps: sequentially with Whisper's temperature
-   fallback on CPU, in batches (BatchedInferencePipeline) on GPU, where batches pay.
+   fallback on CPU, in batches (BatchedInferencePipeline) on GPU, where batches pay. A window
+   may be encoded at its own length plus some padding instead of padded to 30 s
+   (`encoder.SpeechLengthWhisper`, `AsrOptions.encode_padding_s`): faster, hearing slightly worse.
 4. Each word's time in the packed audio is mapped back to the recording's timeline, and
    each party's words are cut into utterances wherever the speaker paused:
    the segments later stages quote are turns, not 30-second lumps.
@@ -120,15 +122,16 @@ class Transcriber:
     """One loaded Whisper model that turns a recording into a `Transcript`."""
 
     def __init__(self, options: AsrOptions, models_dir: Path, workers: int = 1) -> None:
-        from faster_whisper import WhisperModel
+        from qcpipe.asr.encoder import SpeechLengthWhisper
 
         self.options = options
         self.workers = max(1, workers)
         model_dir = resolve_model(options.model, models_dir)
         cores = os.cpu_count() or 1
         try:
-            self._model = WhisperModel(
+            self._model = SpeechLengthWhisper(
                 str(model_dir),
+                padding_s=options.encode_padding_s,
                 device=options.device,
                 compute_type=options.compute_type,
                 cpu_threads=max(1, cores // self.workers) if options.device == "cpu" else 0,

@@ -446,6 +446,7 @@ def asr_options(settings: Settings) -> AsrOptions:
         remove_crosstalk=settings.remove_crosstalk,
         background_below_db=settings.background_below_db,
         lost_speech_s=settings.lost_speech_s,
+        encode_padding_s=settings.encode_padding_s,
     )
 
 
