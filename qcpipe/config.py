@@ -125,7 +125,7 @@ class Settings:
         if self.executor not in EXECUTORS:
             raise ConfigError(f"executor {self.executor!r}: one of {', '.join(map(repr, EXECUTORS))} "
                               "(this machine's threads, or a Ray cluster's workers)")
-        if not 0 <= self.encode_padding_s:
+        if self.encode_padding_s < 0:
             raise ConfigError(f"encode_padding_s {self.encode_padding_s}: seconds of padding, 0 or more "
                               "(30 encodes every window padded to 30 s, as Whisper does)")
         if self.ray_cpus_per_worker < 1:
