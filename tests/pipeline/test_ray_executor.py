@@ -9,17 +9,13 @@ The option checks need no Ray.
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-import soundfile
 from sqlalchemy import func, select
 
 from qcpipe.asr import AsrOptions, Transcriber
@@ -34,37 +30,22 @@ from qcpipe.scoring import Rulebook
 from qcpipe.store import Call, CallClaim, CallStatus, Database, open_database
 from tests.helpers.audio import copy_calls, settled
 from tests.helpers.cli import qcpipe, qcpipe_in_process
+from tests.helpers.heard import heard, shortest_dev_calls
 from tests.helpers.paths import DEV_CORPUS
+from tests.helpers.ray_runtime import import_ray
 
 OPTIONS = AsrOptions(device="cpu", compute_type="int8")  # what `qcpipe run` chooses on a machine without GPU
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}  # a worker node: one actor of one thread
 
 
-def _shortest_calls(count: int) -> list[str]:
-    """The dev corpus's `count` shortest calls (about 21–26 s each): the model's real work, quickly."""
-    with open(DEV_CORPUS / "calls.csv", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    rows.sort(key=lambda row: soundfile.info(str(DEV_CORPUS / row["audio"])).duration)
-    return [row["call_id"] for row in rows[:count]]
-
-
-CALLS = _shortest_calls(5)
-
-
-def _import_ray() -> ModuleType:
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    if os.environ.get("CI", "").lower() == "true":
-        import ray  # under CI a missing Ray is a failure, not a skip
-
-        return ray
-    return pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+CALLS = shortest_dev_calls(5)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """A Ray cluster on this machine: a head that runs nothing (no CPU) and two worker nodes of
     one CPU each, this test process its driver."""
-    ray = _import_ray()
+    ray = import_ray()
     from ray.cluster_utils import Cluster
 
     made = Cluster(initialize_head=True,
@@ -82,16 +63,6 @@ def cluster() -> Iterator[Any]:
 
 def _no_local_model() -> Transcriber:
     raise AssertionError("with a Ray executor, the run must not load a model of its own")
-
-
-def _heard(database: Database) -> dict[str, tuple[list[str], set[tuple[str, str, int]]]]:
-    """Per call: its segments' text in order, and its findings as (rule, phrase, second)."""
-    with database.session() as session:
-        return {
-            call.call_id: ([s.text for s in call.segments],
-                           {(f.rule_id, f.phrase, round(f.start_s)) for f in call.findings})
-            for call in session.scalars(select(Call))
-        }
 
 
 @pytest.mark.ray
@@ -134,15 +105,15 @@ def test_a_worker_node_lost_mid_run_costs_no_call_and_the_results_are_the_local_
            home=tmp_path / "home", env={"OMP_NUM_THREADS": "1"})
     local = open_database(local_url)
     try:
-        expected = _heard(local)
+        expected = heard(local)
     finally:
         local.dispose()
-    heard = _heard(sqlite_db)
-    assert sorted(heard) == sorted(CALLS)
+    on_ray = heard(sqlite_db)
+    assert sorted(on_ray) == sorted(CALLS)
     for call_id in CALLS:
-        assert heard[call_id][0] == expected[call_id][0], f"{call_id}: the Ray worker heard other words"
-        assert heard[call_id][1] == expected[call_id][1], f"{call_id}: other findings on Ray"
-    assert any(findings for _, findings in heard.values())  # findings were compared, not just empty sets
+        assert on_ray[call_id][0] == expected[call_id][0], f"{call_id}: the Ray worker heard other words"
+        assert on_ray[call_id][1] == expected[call_id][1], f"{call_id}: other findings on Ray"
+    assert any(findings for _, findings in on_ray.values())  # findings were compared, not just empty sets
 
 
 @pytest.mark.ray
