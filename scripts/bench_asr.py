@@ -7,17 +7,25 @@ is its own), and are scored against the corpus labels:
   naive   the loop a user would write: decode each file, WhisperModel.transcribe each channel
           (beam 5, VAD filter), default threads.
   qcpipe  `qcpipe run`'s pipeline (transcribe_sources) into a fresh SQLite database, with
-          the device's default decoder (sequential on CPU, batched on GPU).
+          the device's default decoder (sequential on CPU; on GPU batched, the windows of
+          all the calls in hand decoded together).
   qcpipe-batched  the same with batched decoding forced on.
   qcpipe-pad2     qcpipe with each window encoded at its own length plus 2 s of padding
                   instead of Whisper's 30 s (`[asr] encode_padding_s = 2`).
 
 Prints x-realtime (seconds of audio per wall second), the speed ratio to the first variant,
-peak RSS, the character error rate (CER) against the reference transcripts (per role, so a
-word in the wrong lane counts as an error), and for qcpipe variants the `qcpipe eval`
-micro-F1 of the default rulebook on what was heard.
+peak RSS, on a GPU the peak GPU memory the variant added (NVML, when nvidia-ml-py is there),
+the character error rate (CER) against the reference transcripts (per role, so a word in the
+wrong lane counts as an error), and for qcpipe variants the `qcpipe eval` micro-F1 of the
+default rulebook on what was heard.
+
+qcpipe's wall time includes loading the model, as a nightly run's does; on a GPU the dev
+corpus (42 minutes) is decoded in seconds, so `--repeat N` gives qcpipe variants the corpus N
+times over (as N times as many calls, each stored on its own) to measure a night's throughput
+rather than the model's start. CER and micro-F1 are always those of the first copy.
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
+                                [--repeat 1] [--workers 0] [--batch-size 16]
                                 [--variants naive,qcpipe,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy]
 """
@@ -25,11 +33,13 @@ micro-F1 of the default rulebook on what was heard.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -61,7 +71,46 @@ def _cer(hypotheses: dict[str, dict[str, str]], calls: list[dict]) -> float:
     return errors / total
 
 
-def run_naive(corpus: Path, calls: list[dict], device: str) -> dict:
+class GpuMemoryPeak:
+    """The most GPU memory in use while the variant ran, less what was in use before it began,
+    sampled through NVML every 20 ms (the decoder's allocator keeps what it took, so the peak
+    is also what it holds at the end). None off a GPU or without nvidia-ml-py."""
+
+    def __init__(self, device: str) -> None:
+        self.peak_mb: float | None = None
+        self._handle = None
+        if device == "cpu":
+            return
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._nvml = pynvml
+            self._handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        except Exception:  # noqa: BLE001 (no NVML here: the column stays empty)
+            return
+        self._before = self._used()
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _used(self) -> float:
+        return self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb or 0.0, self._used() - self._before)
+
+    def stop(self) -> float | None:
+        if self._handle is not None:
+            self._stop.set()
+            self._thread.join()
+        return self.peak_mb
+
+
+def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
+              batch_size: int = 16) -> dict:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
@@ -69,6 +118,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str) -> dict:
     from qcpipe.asr.transcriber import resolve_device
     from qcpipe.config import default_models_dir
 
+    del workers, repeat, batch_size  # the loop a user writes: each call once, one after another
     device, compute_type = resolve_device(device)
     model = WhisperModel(str(resolve_model("base", default_models_dir())), device=device, compute_type=compute_type)
     started = time.perf_counter()
@@ -83,8 +133,9 @@ def run_naive(corpus: Path, calls: list[dict], device: str) -> dict:
     return {"wall_s": time.perf_counter() - started, "audio_s": audio_s, "cer": _cer(hypotheses, calls)}
 
 
-def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | None = None, hotwords: str | None = None,
-               beam_size: int = 5, encode_padding_s: float = 30.0) -> dict:
+def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
+               batch_size: int = 16, batched: bool | None = None, hotwords: str | None = None, beam_size: int = 5,
+               encode_padding_s: float = 30.0) -> dict:
     from sqlalchemy import select
 
     from qcpipe.config import Settings
@@ -96,14 +147,25 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | Non
 
     wanted = {c["call_id"] for c in calls}
     sources = [s for s in read_manifest(corpus / "calls.csv") if s.call_id in wanted]
+    # The copies are other calls of the same recordings (the store keys a call by its id).
+    sources += [dataclasses.replace(s, call_id=f"{s.call_id}~{copy}") for copy in range(1, repeat) for s in sources]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, batched=batched, hotwords=hotwords,
-                            beam_size=beam_size, encode_padding_s=encode_padding_s)
+        settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, workers=workers, batched=batched,
+                            batch_size=batch_size,
+                            hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s)
         database = open_database(settings.db_url)
         started = time.perf_counter()
-        summary = transcribe_sources(settings, sources, database, rulebook=load_rulebook())
+        finished = []
+
+        def progress(outcome: object) -> None:  # on stderr, so that a run cut short still tells its pace
+            finished.append(outcome)
+            if len(finished) % 16 == 0:
+                print(f"  {len(finished)} calls in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+        summary = transcribe_sources(settings, sources, database, rulebook=load_rulebook(), on_outcome=progress)
         wall = time.perf_counter() - started
         with database.session() as session:
+            # Only the first copy is compared: evaluate compares the calls the labels name.
             micro_f1 = evaluate(repo.violations_by_call(session), corpus / "labels").micro_f1
         hypotheses: dict[str, dict[str, str]] = {}
         with database.session() as session:
@@ -120,14 +182,14 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, batched: bool | Non
 VARIANTS = {
     "naive": run_naive,
     "qcpipe": run_qcpipe,
-    "qcpipe-batched": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, batched=True),
+    "qcpipe-batched": lambda *args: run_qcpipe(*args, batched=True),
     # Each window encoded at its own length plus 2 s, not padded to 30 s (`[asr] encode_padding_s`).
-    "qcpipe-pad2": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, encode_padding_s=2.0),
+    "qcpipe-pad2": lambda *args: run_qcpipe(*args, encode_padding_s=2.0),
     # Vocabulary biasing with the script phrases the rulebook looks for.
-    "qcpipe-hotwords": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, hotwords=SCRIPT_HOTWORDS),
+    "qcpipe-hotwords": lambda *args: run_qcpipe(*args, hotwords=SCRIPT_HOTWORDS),
     # Narrower beams: the speed/accuracy trade of `[asr] beam_size`.
-    "qcpipe-beam2": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, beam_size=2),
-    "qcpipe-greedy": lambda corpus, calls, device: run_qcpipe(corpus, calls, device, beam_size=1),
+    "qcpipe-beam2": lambda *args: run_qcpipe(*args, beam_size=2),
+    "qcpipe-greedy": lambda *args: run_qcpipe(*args, beam_size=1),
 }
 SCRIPT_HOTWORDS = "您好 欢迎致电 很高兴为您服务 让您久等了 抱歉 记录 核实 尽快处理 联系电话 回电 请您稍等 感谢您的来电 再见"
 
@@ -137,6 +199,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "dev")
     parser.add_argument("--calls", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeat", type=int, default=1, help="qcpipe variants: the corpus this many times over")
+    parser.add_argument("--workers", type=int, default=0, help="qcpipe variants: `[asr] workers` (0 = the default)")
+    parser.add_argument("--batch-size", type=int, default=16, help="qcpipe variants: `[asr] batch_size`")
     parser.add_argument("--variants", default="naive,qcpipe,qcpipe-batched",
                         help="comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
@@ -144,26 +209,33 @@ def main() -> None:
     calls = _calls(args.corpus, args.calls)
 
     if args.variant:  # child process: run one variant, report JSON
-        result = VARIANTS[args.variant](args.corpus, calls, args.device)
+        gpu_memory = GpuMemoryPeak(args.device)
+        result = VARIANTS[args.variant](args.corpus, calls, args.device, args.workers, args.repeat, args.batch_size)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_gpu_mb"] = gpu_memory.stop()
         print(json.dumps(result))
         return
 
     results = {}
     for variant in args.variants.split(","):
         command = [sys.executable, __file__, "--variant", variant, "--corpus", str(args.corpus),
-                   "--calls", str(args.calls), "--device", args.device]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+                   "--calls", str(args.calls), "--device", args.device, "--repeat", str(args.repeat),
+                   "--workers", str(args.workers), "--batch-size", str(args.batch_size)]
+        output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout  # errors show
         results[variant] = json.loads(output.strip().splitlines()[-1])
     base = results[next(iter(results))]
-    print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}")
-    print(f"{'':15} {'x-realtime':>11} {'wall s':>8} {'peak RSS MB':>12} {'CER':>7} {'speed':>7} {'micro-F1':>9}")
+    print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
+          f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}")
+    print(f"{'':15} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
+          f"{'speed':>7} {'micro-F1':>9}")
     for variant, r in results.items():
-        ratio = base["wall_s"] / r["wall_s"]
+        ratio = (r["audio_s"] / r["wall_s"]) / (base["audio_s"] / base["wall_s"])
         f1 = f"{r['micro_f1']:.3f}" if r.get("micro_f1") is not None else "-"
-        print(f"{variant:15} {r['audio_s'] / r['wall_s']:>11.1f} {r['wall_s']:>8.1f} {r['peak_rss_mb']:>12.0f} "
-              f"{r['cer']:>7.2%} {ratio:>6.2f}× {f1:>9}")
-    print(f"(speed is relative to {next(iter(results))}; micro-F1 = `qcpipe eval` with the default rulebook)")
+        gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") is not None else "-"
+        print(f"{variant:15} {r['audio_s'] / r['wall_s']:>11.1f} {r['audio_s']:>8.0f} {r['wall_s']:>8.1f} "
+              f"{r['peak_rss_mb']:>12.0f} {gpu:>7} {r['cer']:>7.2%} {ratio:>6.2f}× {f1:>9}")
+    print(f"(speed is x-realtime relative to {next(iter(results))}'s; micro-F1 = `qcpipe eval` with the default "
+          "rulebook)")
 
 
 if __name__ == "__main__":
