@@ -88,10 +88,10 @@ class Settings:
     models_dir: Path = field(default_factory=default_models_dir)
     device: str = "auto"
     compute_type: str = "auto"
-    workers: int = 0  # 0 = choose from the device: one per core on CPU, 2 on GPU
+    workers: int = 0  # 0 = one per core
     beam_size: int = 5
     batched: bool | None = None  # None = batched decoding on GPU, sequential on CPU
-    batch_size: int = 8
+    batch_size: int = 16
     hotwords: str | None = None
     initial_prompt: str | None = None
     remove_crosstalk: bool = True

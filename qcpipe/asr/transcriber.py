@@ -14,7 +14,8 @@ How a stereo call is transcribed, and why:
    into shared windows saves encoder passes but costs 3 points of CER on the dev corpus
    (the decoder's context then runs across speakers), measured with scripts/bench_asr.py.
 3. Windows are decoded with word timestamps: sequentially with Whisper's temperature
-   fallback on CPU, in batches (BatchedInferencePipeline) on GPU, where batches pay. A window
+   fallback on CPU, in batches on GPU, where batches pay; there the windows of all the calls
+   being transcribed are decoded together (`batching.WindowPool`), not each lane's alone. A window
    may be encoded at its own length plus some padding instead of padded to 30 s
    (`encoder.SpeechLengthWhisper`, `AsrOptions.encode_padding_s`): faster, hearing slightly worse.
 4. Each word's time in the packed audio is mapped back to the recording's timeline, and
@@ -31,7 +32,8 @@ over whole. Memory stays that of one block however long the call.
 
 A `Transcriber` holds one model; `transcribe` may be called from several threads at once
 (`workers`): on a CPU, two calls decoding side by side on one thread each keep both cores
-busier than one call on two threads, because beam search is mostly sequential work.
+busier than one call on two threads, because beam search is mostly sequential work. On a GPU
+the workers prepare calls and one thread decodes their windows in shared batches.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from faster_whisper import BatchedInferencePipeline
 
 from qcpipe.asr import voice
 from qcpipe.asr.audio import BLOCK_S, SAMPLE_RATE
+from qcpipe.asr.batching import WindowPool
 from qcpipe.asr.crosstalk import remove_crosstalk
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.text import is_hallucination, to_simplified
@@ -82,9 +86,11 @@ def resolve_device(device: str = "auto", compute_type: str = "auto", *, here: bo
     return device, compute_type
 
 
-def default_workers(device: str) -> int:
-    """CPU: one worker per core, each on one thread. GPU: two, so decoding overlaps audio loading."""
-    return 2 if device == "cuda" else max(1, os.cpu_count() or 1)
+def default_workers() -> int:
+    """One worker per core, on CPU and GPU alike, for different work: on CPU each decodes its
+    calls on one thread; on GPU each reads, separates, voice-detects and computes the features
+    of its calls, so that windows of several calls wait for each of the pool's batches."""
+    return max(1, os.cpu_count() or 1)
 
 
 class AudioSource(Protocol):
@@ -128,6 +134,7 @@ class Transcriber:
         self.workers = max(1, workers)
         model_dir = resolve_model(options.model, models_dir)
         cores = os.cpu_count() or 1
+        pooled = options.batched and options.device == "cuda"
         try:
             self._model = SpeechLengthWhisper(
                 str(model_dir),
@@ -135,20 +142,30 @@ class Transcriber:
                 device=options.device,
                 compute_type=options.compute_type,
                 cpu_threads=max(1, cores // self.workers) if options.device == "cpu" else 0,
-                num_workers=self.workers,
+                # On a GPU one thread decodes every call's windows (the pool); elsewhere each
+                # worker decodes its own calls on its own replica of the model. (Pooled on a
+                # CPU, the one replica's batches ran slower than a replica per core.)
+                num_workers=1 if pooled else self.workers,
                 local_files_only=True,
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"{model_dir}: cannot load the model: {exc}") from None
+        self._pool = WindowPool(self._model, options.batch_size) if pooled else None
+        if pooled:
+            # The workers' numpy work (features, crosstalk) on one BLAS thread each: with numpy's
+            # default of one BLAS thread per core in every worker, 8 workers on a 16-core GPU
+            # machine did not finish 16 calls in a minute; on one thread, 16 workers ran at 159×
+            # realtime (scripts/bench_asr.py --device cuda, H200). Process-wide, as BLAS is.
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1, user_api="blas")
         self._local = threading.local()
 
-    def _pipeline(self):
-        # BatchedInferencePipeline keeps per-call state (last_speech_timestamp): one per thread.
+    def _pipeline(self) -> BatchedInferencePipeline:
+        # One per thread: faster-whisper's pipeline keeps per-call state (last_speech_timestamp).
         pipeline = getattr(self._local, "pipeline", None)
         if pipeline is None:
-            from faster_whisper import BatchedInferencePipeline
-
-            pipeline = self._local.pipeline = BatchedInferencePipeline(self._model)
+            pipeline = self._local.pipeline = self._pool.pipeline() if self._pool else BatchedInferencePipeline(self._model)
         return pipeline
 
     def transcribe(

@@ -85,7 +85,8 @@ class AsrOptions:
         chunks one by one, and Whisper's sequential decoding with temperature fallback is
         more accurate (dev corpus CER, scripts/bench_asr.py), so "auto" settings choose
         batched on CUDA and sequential on CPU.
-    batch_size: chunks per batch when batched.
+    batch_size: chunks per batch when batched; on GPU the batch gathers chunks of
+        several calls (`asr.batching`).
     vad_min_silence_ms: a pause this long splits speech regions. Short enough to keep turns
         apart, long enough not to cut inside a word.
     vad_pad_ms: padding kept around each speech region so word onsets are not clipped.
@@ -115,7 +116,7 @@ class AsrOptions:
     language: str = "zh"
     beam_size: int = 5
     batched: bool = False
-    batch_size: int = 8
+    batch_size: int = 16
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 160
     vad_pad_ms: int = 400

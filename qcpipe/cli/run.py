@@ -36,7 +36,7 @@ def run_command(
     model: Annotated[str | None, typer.Option(help="'base' (embedded) or a CTranslate2 Whisper model directory.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     compute_type: Annotated[str | None, typer.Option(help="auto, int8, float16, int8_float16, float32 …")] = None,
-    workers: Annotated[int | None, typer.Option(help="Parallel transcriptions (0 = one per core on CPU, 2 on GPU).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel transcriptions (0 = one per core).")] = None,
     agent_channel: Annotated[int | None, typer.Option(help="Channel of the agent in stereo recordings (default 0).")] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Try again the calls that failed before (those marked for retry are tried anyway).")] = False,

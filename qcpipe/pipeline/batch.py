@@ -465,7 +465,7 @@ def transcribe_sources(
     The calls are transcribed by this process's threads, or by a Ray cluster's workers
     (`settings.executor`)."""
     options = asr_options(settings)
-    workers = settings.workers or default_workers(options.device)
+    workers = settings.workers or default_workers()
     executor: CallExecutor | None = None
     if settings.executor == "ray":
         # Imported only when chosen: the local path never needs Ray installed.

@@ -1,0 +1,104 @@
+"""The window pool: lanes of concurrent calls decoded in shared batches, each lane given back
+its own words, as if it had been decoded alone (real model, real dev audio, on CPU)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+from qcpipe.asr import load_audio
+from qcpipe.asr.audio import SAMPLE_RATE
+from qcpipe.asr.batching import WindowPool
+from qcpipe.asr.model import resolve_model
+from qcpipe.config import default_models_dir
+from tests.helpers.paths import DEV_CORPUS
+
+pytestmark = pytest.mark.asr
+
+LANE_S = 20
+
+
+@pytest.fixture(scope="module")
+def model() -> WhisperModel:
+    return WhisperModel(str(resolve_model("base", default_models_dir())), device="cpu", compute_type="int8",
+                        cpu_threads=2, local_files_only=True)
+
+
+@pytest.fixture(scope="module")
+def lanes() -> list[np.ndarray]:
+    """Four lanes: the first 20 s of each party of two dev calls."""
+    found = []
+    for call_id in ("D110000", "D110008"):
+        path = next((DEV_CORPUS / "audio").glob(f"{call_id}.*"))
+        audio = load_audio(path).samples
+        found += [audio[channel, :LANE_S * SAMPLE_RATE] for channel in (0, 1)]
+    return found
+
+
+def _words(pipeline: BatchedInferencePipeline, lane: np.ndarray) -> list[tuple[str, float, float]]:
+    segments, _ = pipeline.transcribe(lane, language="zh", beam_size=5, batch_size=8, word_timestamps=True,
+                                      clip_timestamps=[{"start": 0.0, "end": len(lane) / SAMPLE_RATE}],
+                                      without_timestamps=True, condition_on_previous_text=False)
+    return [(w.word, round(w.start, 2), round(w.end, 2)) for s in segments for w in s.words or ()]
+
+
+def test_lanes_decoded_at_once_share_batches_and_each_gets_its_own_words(
+    model: WhisperModel, lanes: list[np.ndarray],
+) -> None:
+    alone = [_words(BatchedInferencePipeline(model), lane) for lane in lanes]
+    assert all(alone), "a lane was heard as silence: nothing would be compared"
+    pool = WindowPool(model, max_windows=4)
+    start = threading.Barrier(len(lanes))
+
+    def decode(lane: np.ndarray) -> list[tuple[str, float, float]]:
+        start.wait()
+        return _words(pool.pipeline(), lane)
+
+    with ThreadPoolExecutor(len(lanes)) as threads:
+        together = list(threads.map(decode, lanes))
+    assert together == alone
+    assert pool.counts.windows == len(lanes)
+    assert pool.counts.batches < len(lanes), "no two lanes shared a batch"
+
+
+def test_a_batch_that_fails_fails_its_lanes_and_the_pool_goes_on(model: WhisperModel, lanes: list[np.ndarray]) -> None:
+    pool = WindowPool(model, max_windows=4)
+    wrong_shape = np.zeros((1, 7, 3000), dtype=np.float32)  # 7 mel bands: the model takes 80
+    with pytest.raises(ValueError):
+        pool.decode(wrong_shape, *_tokenizer_and_options(model))
+    assert _words(pool.pipeline(), lanes[0]) == _words(BatchedInferencePipeline(model), lanes[0])
+
+
+def _tokenizer_and_options(model: WhisperModel) -> tuple:
+    """What faster-whisper's pipeline hands the decoding step, caught from a real transcription."""
+    caught: list[tuple] = []
+
+    class Catch(BatchedInferencePipeline):
+        def forward(self, features, tokenizer, chunks_metadata, options):
+            caught.append((tokenizer, chunks_metadata, options))
+            return [[] for _ in chunks_metadata]
+
+    list(Catch(model).transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), language="zh",
+                                 clip_timestamps=[{"start": 0.0, "end": 1.0}])[0])
+    return caught[0]
+
+
+def test_a_dropped_pool_ends_its_thread(model: WhisperModel) -> None:
+    def decoding_threads() -> int:
+        return sum(t.name == "asr-window-pool" and t.is_alive() for t in threading.enumerate())
+
+    before = decoding_threads()
+    pool = WindowPool(model, max_windows=4)
+    assert decoding_threads() == before + 1
+    del pool
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while decoding_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert decoding_threads() == before
