@@ -152,13 +152,14 @@ class Transcriber:
             raise ModelError(f"{model_dir}: cannot load the model: {exc}") from None
         self._pool = WindowPool(self._model, options.batch_size) if pooled else None
         if pooled:
-            # The workers' numpy work (features, crosstalk) on one BLAS thread each: with numpy's
-            # default of one BLAS thread per core in every worker, 8 workers on a 16-core GPU
-            # machine did not finish 16 calls in a minute; on one thread, 16 workers ran at 159×
-            # realtime (scripts/bench_asr.py --device cuda, H200). Process-wide, as BLAS is.
+            # The workers' numpy work (features, crosstalk) on one BLAS and OpenMP thread each:
+            # with the default of one thread per core in every worker, 8 workers on a 16-core
+            # GPU machine did not finish 16 calls in a minute; with OMP_NUM_THREADS and
+            # OPENBLAS_NUM_THREADS at 1, 16 workers ran at 159× realtime (scripts/bench_asr.py
+            # --device cuda, H200). Process-wide, as those thread pools are.
             from threadpoolctl import threadpool_limits
 
-            threadpool_limits(limits=1, user_api="blas")
+            threadpool_limits(limits=1)
         self._local = threading.local()
 
     def _pipeline(self) -> BatchedInferencePipeline:
