@@ -1,8 +1,9 @@
 """Windows of concurrent calls decoded together: one GPU batch for many calls.
 
 Why: a call's lane holds one or two ≤30 s windows of speech, so batching each lane on its own
-gives the GPU batches of one or two. Whisper base then waits on kernel launches, not on
-arithmetic: on an H200 the per-lane batches ran at 37× realtime with the GPU 31 % busy. Here the
+gives the GPU batches of one or two, each decoding step far too small to fill it: on an H200
+the per-lane batches ran at 37× realtime with the GPU mostly idle (nvidia-smi dmon: 0–57 %
+busy, about a quarter on average), 159× once pooled (scripts/bench_asr.py). Here the
 transcription threads hand their lanes' windows (as log-mel features) to one decoding thread,
 which takes everything waiting, up to `max_windows`, and decodes it as one batch. Nothing waits
 on purpose: while one batch runs on the GPU the next gathers, so batches grow with the load.
