@@ -25,7 +25,7 @@ times over (as N times as many calls, each stored on its own) to measure a night
 rather than the model's start. CER and micro-F1 are always those of the first copy.
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
-                                [--repeat 1] [--workers 0] [--batch-size 16]
+                                [--repeat 1] [--workers 0] [--batch-size 0]
                                 [--variants naive,qcpipe,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy]
 """
@@ -110,7 +110,7 @@ class GpuMemoryPeak:
 
 
 def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-              batch_size: int = 16) -> dict:
+              batch_size: int = 0) -> dict:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
@@ -134,7 +134,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
 
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-               batch_size: int = 16, batched: bool | None = None, hotwords: str | None = None, beam_size: int = 5,
+               batch_size: int = 0, batched: bool | None = None, hotwords: str | None = None, beam_size: int = 5,
                encode_padding_s: float = 30.0) -> dict:
     from sqlalchemy import select
 
@@ -151,16 +151,17 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     sources += [dataclasses.replace(s, call_id=f"{s.call_id}~{copy}") for copy in range(1, repeat) for s in sources]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, workers=workers, batched=batched,
-                            batch_size=batch_size,
-                            hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s)
+                            hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s,
+                            **({"batch_size": batch_size} if batch_size else {}))
         database = open_database(settings.db_url)
         started = time.perf_counter()
-        finished = []
+        finished = 0
 
-        def progress(outcome: object) -> None:  # on stderr, so that a run cut short still tells its pace
-            finished.append(outcome)
-            if len(finished) % 16 == 0:
-                print(f"  {len(finished)} calls in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        def progress(_outcome: object) -> None:  # on stderr, so that a run cut short still tells its pace
+            nonlocal finished
+            finished += 1
+            if finished % 16 == 0:
+                print(f"  {finished} calls in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
         summary = transcribe_sources(settings, sources, database, rulebook=load_rulebook(), on_outcome=progress)
         wall = time.perf_counter() - started
@@ -201,7 +202,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=1, help="qcpipe variants: the corpus this many times over")
     parser.add_argument("--workers", type=int, default=0, help="qcpipe variants: `[asr] workers` (0 = the default)")
-    parser.add_argument("--batch-size", type=int, default=16, help="qcpipe variants: `[asr] batch_size`")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="qcpipe variants: `[asr] batch_size` (0 = the default)")
     parser.add_argument("--variants", default="naive,qcpipe,qcpipe-batched",
                         help="comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
