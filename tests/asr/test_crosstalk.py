@@ -61,3 +61,18 @@ def test_a_call_without_crosstalk_is_left_exactly_as_it_is(call: np.ndarray) -> 
 
 def test_a_silent_other_party_gives_no_estimate(call: np.ndarray) -> None:
     assert estimate_leak(np.zeros_like(call[1]), call[0]) is None
+
+
+@pytest.mark.parametrize("taps", [1, 2, 7, 1024])
+def test_the_echo_path_is_solved_as_a_general_solver_would(taps: int) -> None:
+    """Levinson's recursion on the fit's Toeplitz normal equations gives numpy's LU answer,
+    also for a narrowband (badly conditioned) source with the fit's diagonal loading."""
+    from qcpipe.asr.crosstalk import _solve_toeplitz
+
+    rng = np.random.default_rng(taps)
+    source = np.convolve(rng.standard_normal(20_000), np.ones(8) / 8, "same")
+    column = np.correlate(source, source, "full")[len(source) - 1:len(source) - 1 + taps]
+    column[0] += 1e-3 * column[0]
+    rhs = rng.standard_normal(taps)
+    matrix = column[np.abs(np.subtract.outer(np.arange(taps), np.arange(taps)))]
+    np.testing.assert_allclose(_solve_toeplitz(column, rhs), np.linalg.solve(matrix, rhs), rtol=1e-9, atol=1e-12)
