@@ -98,6 +98,7 @@ class Settings:
     background_below_db: float = 12.0
     lost_speech_s: float = 2.0
     encode_padding_s: float = 30.0  # padding encoded after each window's audio (30 s = Whisper's own)
+    restrict_vocabulary: bool = True  # decode with the tokens Chinese is written with only
     # Where calls are transcribed: "local" (threads of this process) or "ray" (the workers of a
     # Ray cluster at `ray_address`: "auto", "HOST:PORT", or unset to start Ray on this machine),
     # each Ray worker on `ray_cpus_per_worker` cores when on CPU. The run itself stays here.

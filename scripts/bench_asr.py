@@ -12,6 +12,8 @@ is its own), and are scored against the corpus labels:
   qcpipe-batched  the same with batched decoding forced on.
   qcpipe-pad2     qcpipe with each window encoded at its own length plus 2 s of padding
                   instead of Whisper's 30 s (`[asr] encode_padding_s = 2`).
+  qcpipe-fullvocab  qcpipe with the decoder scoring every token of Whisper's vocabulary, not
+                  only the tokens Chinese is written with (`[asr] restrict_vocabulary = false`).
 
 Prints x-realtime (seconds of audio per wall second), the speed ratio to the first variant,
 peak RSS, on a GPU the peak GPU memory the variant added (NVML, when nvidia-ml-py is there),
@@ -26,7 +28,7 @@ rather than the model's start. CER and micro-F1 are always those of the first co
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
                                 [--repeat 1] [--workers 0] [--batch-size 0]
-                                [--variants naive,qcpipe,qcpipe-pad2,qcpipe-batched,
+                                [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy]
 """
 
@@ -135,7 +137,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
                batch_size: int = 0, batched: bool | None = None, hotwords: str | None = None, beam_size: int = 5,
-               encode_padding_s: float = 30.0) -> dict:
+               encode_padding_s: float = 30.0, restrict_vocabulary: bool = True) -> dict:
     from sqlalchemy import select
 
     from qcpipe.config import Settings
@@ -152,6 +154,7 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, workers=workers, batched=batched,
                             hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s,
+                            restrict_vocabulary=restrict_vocabulary,
                             **({"batch_size": batch_size} if batch_size else {}))
         database = open_database(settings.db_url)
         started = time.perf_counter()
@@ -186,6 +189,9 @@ VARIANTS = {
     "qcpipe-batched": lambda *args: run_qcpipe(*args, batched=True),
     # Each window encoded at its own length plus 2 s, not padded to 30 s (`[asr] encode_padding_s`).
     "qcpipe-pad2": lambda *args: run_qcpipe(*args, encode_padding_s=2.0),
+    # The decoder scoring all of Whisper's tokens, not only those Chinese is written with
+    # (`[asr] restrict_vocabulary = false`, as before that setting).
+    "qcpipe-fullvocab": lambda *args: run_qcpipe(*args, restrict_vocabulary=False),
     # Vocabulary biasing with the script phrases the rulebook looks for.
     "qcpipe-hotwords": lambda *args: run_qcpipe(*args, hotwords=SCRIPT_HOTWORDS),
     # Narrower beams: the speed/accuracy trade of `[asr] beam_size`.
@@ -228,13 +234,13 @@ def main() -> None:
     base = results[next(iter(results))]
     print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}")
-    print(f"{'':15} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
+    print(f"{'':16} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
           f"{'speed':>7} {'micro-F1':>9}")
     for variant, r in results.items():
         ratio = (r["audio_s"] / r["wall_s"]) / (base["audio_s"] / base["wall_s"])
         f1 = f"{r['micro_f1']:.3f}" if r.get("micro_f1") is not None else "-"
         gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") is not None else "-"
-        print(f"{variant:15} {r['audio_s'] / r['wall_s']:>11.1f} {r['audio_s']:>8.0f} {r['wall_s']:>8.1f} "
+        print(f"{variant:16} {r['audio_s'] / r['wall_s']:>11.1f} {r['audio_s']:>8.0f} {r['wall_s']:>8.1f} "
               f"{r['peak_rss_mb']:>12.0f} {gpu:>7} {r['cer']:>7.2%} {ratio:>6.2f}× {f1:>9}")
     print(f"(speed is x-realtime relative to {next(iter(results))}'s; micro-F1 = `qcpipe eval` with the default "
           "rulebook)")

@@ -18,6 +18,8 @@ How a stereo call is transcribed, and why:
    being transcribed are decoded together (`batching.WindowPool`), not each lane's alone. A window
    may be encoded at its own length plus some padding instead of padded to 30 s
    (`encoder.SpeechLengthWhisper`, `AsrOptions.encode_padding_s`): faster, hearing slightly worse.
+   The decoder scores only the tokens Chinese is written with (`vocabulary`), not the words
+   of other scripts that make up three quarters of Whisper's vocabulary.
 4. Each word's time in the packed audio is mapped back to the recording's timeline, and
    each party's words are cut into utterances wherever the speaker paused:
    the segments later stages quote are turns, not 30-second lumps.
@@ -56,6 +58,7 @@ from qcpipe.asr.crosstalk import remove_crosstalk
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.text import is_hallucination, to_simplified
 from qcpipe.asr.types import AsrOptions, Role, Segment, SpeechRegion, Transcript, Word
+from qcpipe.asr.vocabulary import RESTRICTABLE_LANGUAGES, RemappedTokenizer, restricted_model_files
 from qcpipe.config import ChannelMap
 from qcpipe.errors import AudioError, ModelError
 
@@ -132,12 +135,17 @@ class Transcriber:
 
         self.options = options
         self.workers = max(1, workers)
+        if options.restrict_vocabulary and options.language not in RESTRICTABLE_LANGUAGES:
+            raise ModelError(f"restrict_vocabulary keeps the tokens Chinese is written with; "
+                             f"language {options.language!r} needs the full vocabulary")
         model_dir = resolve_model(options.model, models_dir)
         cores = os.cpu_count() or 1
         pooled = options.batched and options.device == "cuda"
         try:
+            files, kept = restricted_model_files(model_dir) if options.restrict_vocabulary else (None, None)
             self._model = SpeechLengthWhisper(
                 str(model_dir),
+                files=files,
                 padding_s=options.encode_padding_s,
                 device=options.device,
                 compute_type=options.compute_type,
@@ -151,6 +159,12 @@ class Transcriber:
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"{model_dir}: cannot load the model: {exc}") from None
+        # The tokens decoding never writes: faster-whisper's own list (-1), or for a restricted
+        # vocabulary the same list under its ids.
+        self._suppress_tokens = [-1]
+        if kept is not None:
+            self._model.hf_tokenizer = RemappedTokenizer(self._model.hf_tokenizer, kept)
+            self._suppress_tokens = self._model.hf_tokenizer.non_speech_tokens()
         self._pool = WindowPool(self._model, options.batch_size) if pooled else None
         if pooled:
             # The workers' numpy work (features, crosstalk) on one BLAS and OpenMP thread each:
@@ -253,6 +267,7 @@ class Transcriber:
             samples.astype(np.float32, copy=False), language=opts.language, beam_size=opts.beam_size,
             vad_filter=False, word_timestamps=True, condition_on_previous_text=False,
             temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), hotwords=opts.hotwords,
+            suppress_tokens=list(self._suppress_tokens),
         )
         words = []
         for raw in raw_segments:
@@ -303,6 +318,7 @@ class Transcriber:
             word_timestamps=True,
             hotwords=opts.hotwords,
             initial_prompt=opts.initial_prompt,
+            suppress_tokens=list(self._suppress_tokens),
         )
         if opts.batched:
             raw_segments, _info = self._pipeline().transcribe(

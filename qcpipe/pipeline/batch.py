@@ -447,6 +447,7 @@ def asr_options(settings: Settings) -> AsrOptions:
         background_below_db=settings.background_below_db,
         lost_speech_s=settings.lost_speech_s,
         encode_padding_s=settings.encode_padding_s,
+        restrict_vocabulary=settings.restrict_vocabulary,
     )
 
 

