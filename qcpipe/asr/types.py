@@ -108,7 +108,7 @@ class AsrOptions:
         characters and their byte pieces, digits, punctuation, Latin of up to 3 letters):
         12,625 of Whisper's 51,865 (`qcpipe.asr.vocabulary`). Only for language zh / yue.
         On by default: on the 64 dev calls (2 CPU cores, scripts/bench_asr.py, one run) it
-        is 1.15× faster (103.6 s → 90.4 s), CER 12.23 % → 12.25 % (the naive loop: 12.32 %),
+        is 1.17× faster (99.0 s → 84.6 s), CER 12.23 % → 12.25 % (the naive loop: 12.32 %),
         eval micro-F1 1.000 both ways. False decodes with the full vocabulary, as transcripts
         made before the setting were.
     hotwords / initial_prompt: vocabulary biasing for the decoder (brand names, product terms).
