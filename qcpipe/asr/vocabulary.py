@@ -42,8 +42,7 @@ from qcpipe.errors import ModelError
 # Languages whose transcripts this restriction fits (Whisper's language codes).
 RESTRICTABLE_LANGUAGES = ("zh", "yue")
 _LONGEST_LATIN_WORD = 3
-# CTranslate2's DataType codes and their sizes in bytes (ctranslate2/types.h).
-_ITEM_SIZES = {0: 4, 1: 1, 2: 2, 3: 4, 4: 2, 5: 2}
+# CTranslate2's DataType codes (ctranslate2/types.h) as numpy types of the same size.
 _NUMPY_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16, 5: np.uint16}
 # Variables whose rows are the output vocabulary (Whisper ties the projection to the embeddings).
 _VOCABULARY_ROWS = ("decoder/embeddings/", "decoder/projection/")
@@ -98,7 +97,7 @@ def kept_token_ids(vocabulary: Sequence[str]) -> list[int]:
 def _read_vocabulary(model_dir: Path) -> list[str]:
     text_file, json_file = model_dir / "vocabulary.txt", model_dir / "vocabulary.json"
     if text_file.is_file():
-        return text_file.read_text(encoding="utf-8").split("\n")[:-1]
+        return text_file.read_text(encoding="utf-8").rstrip("\n").split("\n")  # one token a line
     if json_file.is_file():
         return json.loads(json_file.read_text(encoding="utf-8"))
     raise ModelError(f"{model_dir}: no vocabulary.txt or vocabulary.json to restrict")
