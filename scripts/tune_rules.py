@@ -4,6 +4,8 @@
 Prints the evaluation table (per-check P/R/F1, micro-F1, clean calls flagged) and every error:
 a false positive with the finding's quote, phrase, match kind and score; a false negative with
 what the agent said in the window (so you see which wording matched, or should not have).
+Uncertain findings (a doubt: they deduct nothing until a monitor confirms them) are listed as
+UNCERTAIN and, as in `qcpipe eval`, not counted as violations.
 
     qcpipe run ../shared/corpus/dev --manifest ../shared/corpus/dev/calls.csv --db sqlite:///var/dev.db
     python scripts/tune_rules.py [--db sqlite:///var/dev.db] [--labels ../shared/corpus/dev/labels]
@@ -104,7 +106,8 @@ def _print_errors(calls, scores, labels_dir: Path) -> None:
         labelled = set(json.loads(path.read_text(encoding="utf-8"))["violations"])
         for finding in result.findings:
             if finding.rule_id not in labelled and not finding.observation:
-                print(f"FP {call_id} {finding.rule_id}: {finding.speaker} {finding.start:.1f}-{finding.end:.1f} "
+                # an uncertain finding deducts nothing until confirmed: shown, not counted
+                print(f"{'UNCERTAIN' if finding.doubt else 'FP'} {call_id} {finding.rule_id}: {finding.speaker} {finding.start:.1f}-{finding.end:.1f} "
                       f"“{finding.quote}” ≈ {finding.phrase} [{finding.match_kind} {finding.score:.2f}] {finding.note}")
         for rule_id in sorted(labelled - result.violated):
             skipped = [n.reason for n in result.not_applicable if n.rule_id == rule_id]

@@ -100,5 +100,7 @@ class CallScore:
 
     @property
     def violated(self) -> frozenset[str]:
-        """The ids of the checks this call violates (observations are reported, not violations)."""
-        return frozenset(f.rule_id for f in self.findings if not f.observation)
+        """The ids of the checks this call violates: findings that deduct. Observations are
+        reported, not violations; uncertain findings (with a `doubt`) are not violations until a
+        monitor confirms them, as `qcpipe eval` counts stored calls."""
+        return frozenset(f.rule_id for f in self.findings if not f.observation and not f.doubt)
