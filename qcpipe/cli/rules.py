@@ -26,7 +26,7 @@ from qcpipe.cli.common import DbOption, open_store, settings_of, stored_active_r
 from qcpipe.errors import QcpipeError
 from qcpipe.scoring import DEFAULT_RULEBOOK, Rulebook, explain, get_version, list_versions, load_rulebook, \
     rulebook_json_schema
-from qcpipe.scoring.explain import Explanation, NearMiss, PhraseMatch
+from qcpipe.scoring.explain import Explanation, NearMiss, PhraseMatch, SentenceReading
 
 app = typer.Typer(help="Check and try out a rulebook.", no_args_is_help=True)
 
@@ -59,8 +59,8 @@ class RulebookJson(BaseModel):
 
 
 class SentenceJson(BaseModel):
-    """`rules test --format json`: the rule phrases a sentence matches (best first) and the
-    phrase lists that nearly matched (closest first)."""
+    """`rules test --format json`: the rule phrases a sentence matches (best first), the
+    phrase lists that nearly matched (closest first) and the meaning models' readings."""
 
     rulebook: str
     content_hash: str
@@ -69,6 +69,7 @@ class SentenceJson(BaseModel):
     threshold: float
     matches: list[PhraseMatch]
     near_misses: list[NearMiss]
+    readings: list[SentenceReading]
 
 
 class ErrorDetail(BaseModel):
@@ -167,7 +168,8 @@ def test(
     if format is OutputFormat.JSON:
         typer.echo(SentenceJson(rulebook=rulebook.source, content_hash=rulebook.content_hash, text=result.text,
                                 role=result.role, threshold=result.threshold, matches=list(result.matches),
-                                near_misses=list(result.near_misses)).model_dump_json(indent=2))
+                                near_misses=list(result.near_misses),
+                                readings=list(result.readings)).model_dump_json(indent=2))
         return
     if not result.matches:
         stdout.print(f"no rule phrase matches “{text}”", highlight=False, markup=False)
@@ -178,6 +180,14 @@ def test(
             f"near miss: {near.rule_id}/{near.phrase_list} {near.phrase} ({near.score:.2f} < {result.threshold:.2f})",
             highlight=False, markup=False,
         )
+    for reading in result.readings:
+        if reading.raised:
+            verdict = "raised for a monitor (uncertain)" if reading.counts else "not this speaker's rule"
+        else:  # at the threshold yet not raised: a listed phrase in the sentence is the finding
+            verdict = "a listed phrase is in it" if reading.probability >= reading.threshold else "not raised"
+        stdout.print(f"meaning: {reading.rule_id}/{reading.model} “{reading.sentence}” {reading.probability:.2f} "
+                     f"{'≥' if reading.probability >= reading.threshold else '<'} {reading.threshold:.2f}: {verdict}",
+                     highlight=False, markup=False)
 
 
 @app.command("versions")

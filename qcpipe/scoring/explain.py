@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matching import MatchKind
+from qcpipe.scoring.matching import HeardText, MatchKind
 from qcpipe.scoring.rulebook import Rulebook
 
 
@@ -43,6 +43,23 @@ class NearMiss:
     score: float
 
 
+@dataclass(frozen=True)
+class SentenceReading:
+    """One sentence as a rule's meaning model reads it (`meaning:` of forbidden_phrases).
+
+    raised: the rule would raise it as an uncertain finding, were the speaker the one the rule
+    listens to (`counts`): the probability reaches `threshold` and no listed phrase is in it.
+    """
+
+    rule_id: str
+    model: str
+    sentence: str
+    probability: float
+    threshold: float
+    raised: bool
+    counts: bool
+
+
 # A list whose best phrase scored within this of the threshold is worth showing as a near miss:
 # the wording a center may want to add as a variant. Lower scores are noise.
 NEAR_MISS_MARGIN = 0.15
@@ -51,7 +68,8 @@ NEAR_MISSES_SHOWN = 5
 
 @dataclass(frozen=True)
 class Explanation:
-    """What `qcpipe rules test` shows: the phrases matched, best first, and the closest misses.
+    """What `qcpipe rules test` shows: the phrases matched, best first, the closest misses, and
+    how the rules' meaning models read each sentence (`readings`, in order).
 
     near_misses: the phrase lists that matched nothing but came within `NEAR_MISS_MARGIN` of
     `threshold` (the lower of the rulebook's two thresholds), at most `NEAR_MISSES_SHOWN`, closest first.
@@ -62,13 +80,18 @@ class Explanation:
     matches: tuple[PhraseMatch, ...]
     near_misses: tuple[NearMiss, ...]
     threshold: float
+    readings: tuple[SentenceReading, ...] = ()
 
 
 def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanation:
     """Every rule phrase the sentence matches (best first), and the lists that nearly matched."""
     matches: list[PhraseMatch] = []
     misses: list[NearMiss] = []
+    readings: list[SentenceReading] = []
     for rule in rulebook.rules:
+        sentences = HeardText.of([(0, text)], rulebook.coder)
+        readings += [SentenceReading(rule.id, r.model, sentences.chars[r.start:r.end], round(r.probability, 3),
+                                     r.threshold, r.raised, r.role == role) for r in rule.matcher.readings(sentences)]
         for name, (listens_to, matcher) in rule.matcher.phrase_lists().items():
             heard = matcher.heard([(0, text)])
             found = matcher.matches(heard)
@@ -93,4 +116,4 @@ def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanati
     misses.sort(key=lambda m: -m.score)
     threshold = min(rulebook.matching.char_threshold, rulebook.matching.pinyin_threshold)
     close = [miss for miss in misses if miss.score >= threshold - NEAR_MISS_MARGIN][:NEAR_MISSES_SHOWN]
-    return Explanation(text, role, tuple(matches), tuple(close), threshold)
+    return Explanation(text, role, tuple(matches), tuple(close), threshold, tuple(readings))

@@ -48,13 +48,15 @@ _HOMOPHONE_PART = 3  # gapped wordings' parts this long or longer may be heard a
 
 class MatchKind(StrEnum):
     """How a phrase was found: exact text, close characters, close pinyin, or not at all; or,
-    for a check of the audio's timing or loudness (silence, overlap, rate), measured."""
+    for a check of the audio's timing or loudness (silence, overlap, rate), measured; or, for a
+    sentence no listed phrase is in, read by a meaning model."""
 
     EXACT = "exact"
     CHAR = "char"
     PINYIN = "pinyin"
     ABSENT = "absent"
     MEASURED = "measured"
+    MEANING = "meaning"  # no listed phrase: a meaning model read the sentence as one (scoring.meaning)
 
 
 normalize_cached = lru_cache(maxsize=100_000)(normalize)

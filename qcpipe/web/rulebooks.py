@@ -17,6 +17,7 @@ from qcpipe.errors import NotFoundError, QcpipeError, StoreError
 from qcpipe.periods import zone
 from qcpipe.pipeline.scoring import score_stored_calls
 from qcpipe.scoring import RulebookError, explain
+from qcpipe.scoring.explain import SentenceReading
 from qcpipe.scoring.overview import check_overview
 from qcpipe.scoring.versions import (
     RulebookConflict,
@@ -111,6 +112,7 @@ class TryResult(BaseModel):
     threshold: float | None = None
     matches: list[MatchOut] = []
     near_misses: list[NearMissOut] = []
+    readings: list[SentenceReading] = []
     error: DraftError | None = None
 
 
@@ -184,7 +186,8 @@ def try_sentence(body: SentenceIn) -> TryResult:
                         match_kind=m.match_kind.value, score=m.score, quote=m.quote, counts=m.counts,
                         listens_to=str(m.listens_to)) for m in result.matches]
     near = [NearMissOut(**asdict(n)) for n in result.near_misses]
-    return TryResult(ok=True, threshold=result.threshold, matches=matches, near_misses=near)
+    return TryResult(ok=True, threshold=result.threshold, matches=matches, near_misses=near,
+                     readings=list(result.readings))
 
 
 @router.post("/rulebook/publish")

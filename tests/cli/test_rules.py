@@ -78,6 +78,23 @@ def test_test_as_json_gives_each_match_and_how(tmp_path: Path) -> None:
     assert [m["score"] for m in document["matches"]] == sorted((m["score"] for m in document["matches"]), reverse=True)
 
 
+def test_test_shows_how_the_meaning_model_reads_each_sentence(tmp_path: Path) -> None:
+    """A 禁语 in words no list holds is raised for a monitor; a plain answer is not; a listed one is the list's."""
+    text = "你自己不按时交费，还好意思来问？好的，还有别的吗"
+    document = json.loads(qcpipe("rules", "test", str(DEFAULT), "--text", text, "--format", "json",
+                                 home=tmp_path).stdout)
+    readings = {r["sentence"]: r for r in document["readings"]}
+    assert list(readings) == ["你自己不按时交费还好意思来问", "好的还有别的吗"]
+    rude, plain = readings.values()
+    assert rude["raised"] and rude["counts"] and rude["probability"] >= rude["threshold"] > plain["probability"]
+    assert rude["rule_id"] == "forbidden_phrase" and rude["model"] == "forbidden-meaning" and not plain["raised"]
+    shown = qcpipe("rules", "test", str(DEFAULT), "--text", text, home=tmp_path, env={"COLUMNS": "200"}).stdout
+    assert "meaning: forbidden_phrase/forbidden-meaning “你自己不按时交费还好意思来问”" in shown
+    assert "raised for a monitor (uncertain)" in shown
+    listed = qcpipe("rules", "test", str(DEFAULT), "--text", "这不关我的事", home=tmp_path, env={"COLUMNS": "200"}).stdout
+    assert "raised for a monitor" not in listed
+
+
 def test_a_sentence_matching_nothing_is_an_empty_list_in_json(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("version: 1\nname: 只查禁语\nchecks:\n  - id: forbidden_phrase\n    title: 服务禁语\n"

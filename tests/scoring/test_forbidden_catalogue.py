@@ -15,6 +15,10 @@ near misses) 14/30, 0/18; `round: 5` 20/29, 2/20. The catalogue was tuned on tho
 tuning and then tuned on (gapped patterns and intent frames); `round: 7`, written blind by
 someone who had seen neither the catalogue nor this set, is not tuned on: 23/47 paraphrases
 caught before the gaps and frames, 27/47 after, 0/23 polite near misses flagged either way.
+Rounds 8 and 9 were written blind the same way. The meaning model (the check's `meaning:`) never
+learns from round 7 on; with it, rounds 7-9 are caught 131/166 (79 %; the list alone 95/166), and
+none of their 94 polite lines is raised. A line counts as caught or flagged here whether a listed
+phrase charges it or the model raises it for a monitor (an uncertain finding).
 The floors asserted here (90 % of the published 禁语 and 85 % of the paraphrases caught, at most 2 % of the polite wordings flagged) guard what was reached; the
 first measurements are the estimate of how it does on wordings it has not seen.
 """
@@ -26,7 +30,7 @@ import json
 import pytest
 import yaml
 
-from qcpipe.scoring import score_call
+from qcpipe.scoring import MatchKind, score_call
 from tests.helpers.calls import make_call
 from tests.helpers.paths import REAL_TEXT, SCORING_FIXTURES
 
@@ -62,6 +66,15 @@ def test_catalogue_rates_on_the_dev_set(rulebook, devset, section):
         assert rate <= goal, f"{section}: {rate:.1%} flagged (at most {goal:.0%}): {wrong}"
 
 
+def test_blind_rounds_with_the_meaning_model(rulebook, devset):
+    """Rounds 7 and later: wordings neither the catalogue nor the meaning model learnt from."""
+    paraphrases = [item["text"] for item in devset["heldout_paraphrases"] if item.get("round", 0) >= 7]
+    polite = [item["text"] for item in devset["heldout_polite"] if item.get("round", 0) >= 7]
+    missed = [text for text in paraphrases if not _flagged(rulebook, text)]
+    assert len(paraphrases) == 166 and 1 - len(missed) / len(paraphrases) >= 0.75, missed
+    assert [text for text in polite if _flagged(rulebook, text)] == []
+
+
 def test_dev_set_is_well_formed(devset):
     """Every published line names a source the file lists; no line is in two sections."""
     sources = set(devset["sources"])
@@ -78,8 +91,16 @@ def test_dev_set_is_well_formed(devset):
 
 
 def test_real_agent_lines_are_not_flagged(rulebook):
-    """4,844 real JD customer-service agent lines (shared/corpus/real-text): none is a 禁语."""
+    """4,844 real JD customer-service agent lines (shared/corpus/real-text): none is a 禁语. No
+    listed phrase matches any; the meaning model raises 5 for a monitor to hear (0.1 %: 你你看你看哦,
+    妹子就是不跟你升级的 …), and at most 0.2 % may be."""
     lines = json.loads(REAL_TEXT.read_text(encoding="utf-8"))["agent"]
-    flagged = {line: phrases for n, line in enumerate(lines)
-               if (phrases := _flagged(rulebook, line, call_id=f"R{n:05d}"))}
-    assert len(lines) == 4844 and flagged == {}
+    found = {line: result for n, line in enumerate(lines)
+             if (result := score_call(make_call([["agent", 0.0, 5.0, line]], call_id=f"R{n:05d}"), rulebook).findings)}
+    listed = {line: [f.phrase for f in findings if f.rule_id == "forbidden_phrase" and f.match_kind != MatchKind.MEANING]
+              for line, findings in found.items()}
+    raised = [line for line, findings in found.items()
+              if any(f.rule_id == "forbidden_phrase" and f.match_kind == MatchKind.MEANING for f in findings)]
+    assert len(lines) == 4844
+    assert {line: phrases for line, phrases in listed.items() if phrases} == {}
+    assert len(raised) <= 0.002 * len(lines), raised

@@ -89,6 +89,10 @@ def test_try_a_sentence_against_the_draft(browser) -> None:
     before = lead.api("/rulebook/try", {"yaml": SHIPPED, "text": "我们这儿不卖保险"}).json()
     after = lead.api("/rulebook/try", {"yaml": draft, "text": "我们这儿不卖保险"}).json()
     assert not before["matches"] and after["matches"][0]["match_kind"] == "exact"
+    # The meaning model's reading of a 禁语 in words no list holds.
+    read = lead.api("/rulebook/try", {"yaml": SHIPPED, "text": "你自己不按时交费，还好意思来问？"}).json()
+    assert not read["matches"] and [(r["sentence"], r["raised"]) for r in read["readings"]] == [
+        ("你自己不按时交费还好意思来问", True)]
 
 
 def test_publishing_makes_a_version_and_rescores_keeping_decisions(center, browser) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Sequence, get_args
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matching import MatchKind, PhraseMatcher
+from qcpipe.scoring.matching import HeardText, MatchKind, PhraseMatcher
 from qcpipe.scoring.normalize import PinyinCoder
 from qcpipe.scoring.spec import CheckSpec, MatchOverrides, MatchSettings, Phrase, PhraseSpec, to_phrases
 
@@ -98,6 +98,25 @@ class RuleKind:
         `qcpipe rules test` uses it to show which phrases a sentence matches and why.
         """
         raise NotImplementedError
+
+    def readings(self, heard: HeardText) -> list[Reading]:
+        """How a meaning model reads each sentence of `heard` (`qcpipe rules test`); none by default."""
+        return []
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One sentence as a rule's meaning model reads it: its span in the heard text's normalised
+    characters, the probability that it is what the rule looks for, and whether the rule raises it
+    (probability at the threshold or above, long enough, no listed phrase in it) when `role` says it."""
+
+    start: int
+    end: int
+    probability: float
+    raised: bool
+    model: str
+    threshold: float
+    role: Role
 
 
 KINDS: dict[str, type[RuleKind]] = {}

@@ -8,10 +8,34 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from qcpipe.asr.types import Role
-from qcpipe.scoring.matchers.base import Hit, ParseContext, RuleKind, register
+from qcpipe.scoring.matchers.base import Hit, ParseContext, Reading, RuleKind, register
 from qcpipe.scoring.matchers.view import CallView, hit_for
-from qcpipe.scoring.matching import Match, PhraseMatcher
-from qcpipe.scoring.spec import CheckSpec, SpeakerRole, TonedPhraseList, TonedPhraseSpec, ToneSpec, to_phrases
+from qcpipe.scoring.matching import HeardText, Match, MatchKind, PhraseMatcher
+from qcpipe.scoring.meaning import MeaningModel, MeaningModelError, load_meaning_model, sentence_spans
+from qcpipe.scoring.spec import CheckSpec, Phrase, SpeakerRole, SpecModel, TonedPhraseList, TonedPhraseSpec, \
+    ToneSpec, to_phrases
+
+# What a finding raised by the meaning model names as its phrase: no listed wording was said.
+MEANING_PHRASE = Phrase(text="疑似禁语 (meaning)", variants=())
+
+
+class MeaningSpec(SpecModel):
+    """`meaning:` of a forbidden_phrases check: a second reader for 禁语 in words the list lacks."""
+
+    model: str = Field(description="A shipped meaning model by name (forbidden-meaning) or the path of a model file "
+                                   "(scoring.meaning; scripts/train_meaning_model.py builds one).")
+    threshold: float = Field(0.7, gt=0.5, lt=1, description="How sure the model must be that a sentence reads as a "
+                                                            "禁语 to raise it (0.5–1).")
+    min_chars: int = Field(5, ge=1, description="Sentences with fewer Chinese characters are not read: a short "
+                                                "answer (不用了, 这个不行) says too little to judge by its words.")
+
+    @model_validator(mode="after")
+    def _model_loads(self) -> MeaningSpec:
+        try:
+            load_meaning_model(self.model)
+        except MeaningModelError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
 
 
 class ForbiddenPhrasesSpec(CheckSpec):
@@ -25,6 +49,9 @@ class ForbiddenPhrasesSpec(CheckSpec):
     tone: ToneSpec | None = Field(None, description="How the clause around a hit is read: what makes it a polite "
                                                     "request or an honest answer rather than a 禁语, and the "
                                                     "phrases' defaults. Left out: every hit counts.")
+    meaning: MeaningSpec | None = Field(None, description="Read the agent's other sentences with a meaning model "
+                                                          "too: one it scores as a 禁语 is raised as an uncertain "
+                                                          "finding (deducting nothing until a monitor confirms it).")
 
     @model_validator(mode="after")
     def _exemptions_have_markers(self) -> ForbiddenPhrasesSpec:
@@ -55,14 +82,24 @@ class ForbiddenPhrases(RuleKind):
     makes a clause a polite request or an honest answer and where a phrase must sit in its clause;
     a hit its clause takes back does not count (see `spec.ToneRule`).
 
+    Meaning (`meaning:`): agents say the same 禁语 in endless other words (这事归售后管，你打他们
+    电话吧). The sentences the list found nothing in are read by a meaning model
+    (`scoring.meaning`); one it scores at or above the threshold becomes an uncertain finding,
+    quoted in full with its score: it deducts nothing until a monitor has heard it and confirmed.
+    Each distinct sentence is one finding; a confirmed one deducts as a listed phrase does.
+
     Fields: `ForbiddenPhrasesSpec`; the rule's `veto` is the default of each phrase's.
     """
 
     spec = ForbiddenPhrasesSpec
 
-    def __init__(self, role: Role, matcher: PhraseMatcher) -> None:
+    def __init__(self, role: Role, matcher: PhraseMatcher, meaning: MeaningModel | None = None,
+                 threshold: float = 0.7, min_chars: int = 5) -> None:
         self.role = role
         self.matcher = matcher
+        self.meaning = meaning
+        self.threshold = threshold
+        self.min_chars = min_chars
 
     @classmethod
     def from_spec(cls, spec: ForbiddenPhrasesSpec, context: ParseContext) -> ForbiddenPhrases:
@@ -71,19 +108,53 @@ class ForbiddenPhrases(RuleKind):
             phrases = tuple(replace(p, tone=tone) for p in context.phrases(spec.phrases, default_veto=spec.veto))
         else:
             phrases = to_phrases(spec.phrases, default_veto=spec.veto, tone=spec.tone)
-        return cls(Role(spec.role), context.matcher(phrases, spec.matching))
+        meaning = spec.meaning
+        return cls(Role(spec.role), context.matcher(phrases, spec.matching),
+                   load_meaning_model(meaning.model) if meaning else None,
+                   meaning.threshold if meaning else 0.7, meaning.min_chars if meaning else 5)
 
     def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
         return {"forbidden": (self.role, self.matcher)}
 
     def check(self, call: CallView) -> list[Hit]:
         hits: dict[str, Hit] = {}
+        read: dict[str, Hit] = {}  # the meaning model's, by sentence
+        model = self.meaning.name if self.meaning else ""
         for turn in call.turns(self.role):
             heard = call.heard(turn)
-            for match in _without_overlaps(self.matcher.matches(heard)):
+            matches = _without_overlaps(self.matcher.matches(heard))
+            for match in matches:
                 if match.phrase.text not in hits:
                     hits[match.phrase.text] = hit_for(call, heard, match, self.role, veto=match.phrase.veto)
-        return sorted(hits.values(), key=lambda h: h.start)
+            for reading in self.readings(heard, matches):
+                sentence = heard.chars[reading.start:reading.end]
+                if reading.raised and sentence not in read:
+                    match = Match(phrase=MEANING_PHRASE, wording="", kind=MatchKind.MEANING,
+                                  score=round(reading.probability, 3), start=reading.start, end=reading.end)
+                    read[sentence] = hit_for(
+                        call, heard, match, self.role, veto=False,
+                        note=f"the meaning model {model} reads the sentence as a 禁语 "
+                             f"({match.score:.2f}); no listed phrase is in it",
+                        doubt="raised by the meaning model, not by a listed phrase: listen before charging")
+        return sorted([*hits.values(), *read.values()], key=lambda h: h.start)
+
+    def readings(self, heard: HeardText, listed: list[Match] | None = None) -> list[Reading]:
+        """The meaning model's reading of each sentence of `heard` long enough to judge; one
+        holding a listed 禁语 (`listed`: the matches in `heard`, found when not given) is never raised."""
+        if self.meaning is None:
+            return []
+        if listed is None:
+            listed = _without_overlaps(self.matcher.matches(heard))
+        result = []
+        for start, end in sentence_spans(heard):
+            chars = heard.chars[start:end]
+            if sum(1 for c in chars if "\u4e00" <= c <= "\u9fff") < self.min_chars:
+                continue
+            probability = self.meaning.probability(chars)
+            has_listed = any(m.start < end and m.end > start for m in listed)
+            result.append(Reading(start, end, probability, probability >= self.threshold and not has_listed,
+                                  self.meaning.name, self.threshold, self.role))
+        return result
 
 
 def _without_overlaps(matches: list[Match]) -> list[Match]:

@@ -120,6 +120,13 @@
         tryResult.appendChild(el("p", "接近 near miss: " + n.rule_id + "/" + n.phrase_list + " " + n.phrase + " (" +
           n.score.toFixed(2) + " < " + result.threshold.toFixed(2) + ")", "note near-miss"));
       });
+      (result.readings || []).forEach(function (r) {
+        const verdict = r.raised ? (r.counts ? "待确认 raised for a monitor (uncertain)" : "不计分 not this speaker's rule")
+          : (r.probability >= r.threshold ? "已有列表话术 a listed phrase is in it" : "不提出 not raised");
+        tryResult.appendChild(el("p", "释义 meaning: " + r.rule_id + " · " + r.model + " “" + r.sentence + "” " +
+          r.probability.toFixed(2) + (r.probability >= r.threshold ? " ≥ " : " < ") + r.threshold.toFixed(2) +
+          " · " + verdict, "note reading" + (r.raised && r.counts ? " raised" : "")));
+      });
     }).catch(function (error) { tryResult.replaceChildren(el("p", "出错 · " + error.message, "refused")); });
   }
   if (tryButton) {

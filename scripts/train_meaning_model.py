@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Build the shipped 禁语 meaning model (qcpipe/configs/rules/forbidden-meaning.json).
+
+    python scripts/train_meaning_model.py [--out qcpipe/configs/rules/forbidden-meaning.json]
+        [--devset tests/scoring/fixtures/forbidden_devset.yaml]
+        [--ordinary tests/scoring/fixtures/ordinary_agent_lines.txt]
+        [--dev-labels ../shared/corpus/dev/labels] [--measure]
+
+What it learns from:
+- 禁语: the dev set's published 禁语 and paraphrases (`forbidden`, `paraphrases`, and the
+  `heldout_*` rounds that were tuned on);
+- not 禁语: the dev set's polite wordings and near misses, ordinary agent lines written for this
+  purpose (`--ordinary`: answers, refusals within the rules, procedures, short replies), and the
+  agent turns of the dev corpus's calls that have no 禁语.
+The blind rounds (`heldout_*` with `round` 7 or later) are never learnt from: they measure how the
+model does on wordings it has not seen. `--measure` prints that: for each blind round, the lines
+the catalogue alone catches (or flags) and with the model, at the threshold of the default rulebook.
+Training is deterministic: the same lines give the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from qcpipe.scoring.meaning import train_meaning_model  # noqa: E402
+
+BLIND_FROM_ROUND = 7  # heldout rounds from this one on are measured, never learnt from
+POSITIVE = ("forbidden", "paraphrases", "heldout_forbidden", "heldout_paraphrases")
+NEGATIVE = ("polite", "heldout_polite")
+
+
+def blind(section: str, item: dict) -> bool:
+    return section.startswith("heldout_") and item.get("round", 0) >= BLIND_FROM_ROUND
+
+
+def training_lines(devset: Path, ordinary: Path, dev_labels: Path) -> tuple[list[str], list[str]]:
+    """(禁语 lines, other lines) the model learns from."""
+    data = yaml.safe_load(devset.read_text(encoding="utf-8"))
+    positives = [item["text"] for s in POSITIVE for item in data[s] if not blind(s, item)]
+    negatives = [item["text"] for s in NEGATIVE for item in data[s] if not blind(s, item)]
+    negatives += [line.strip() for line in ordinary.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for path in sorted(dev_labels.glob("*.json")):
+        label = json.loads(path.read_text(encoding="utf-8"))
+        if "forbidden_phrase" not in label["violations"]:
+            negatives += [turn["text"] for turn in label["turns"] if turn["role"] == "agent"]
+    return positives, negatives
+
+
+def measure(devset: Path) -> None:
+    """The blind rounds, caught or flagged by the default rulebook without and with the model."""
+    from qcpipe.asr.types import Role, Segment, SpeechRegion
+    from qcpipe.scoring import CallInput, load_rulebook, score_call
+
+    with_model = load_rulebook()
+    data = yaml.safe_load(devset.read_text(encoding="utf-8"))
+
+    def findings(text: str) -> list:
+        segment = Segment(channel=0, role=Role.AGENT, start=0.0, end=5.0, text=text, confidence=1.0)
+        call = CallInput(call_id="M0001", segments=(segment,),
+                         speech=(SpeechRegion(0, Role.AGENT, 0.0, 5.0, -20.0),), duration_s=5.0)
+        return [f for f in score_call(call, with_model).findings if f.rule_id == "forbidden_phrase"]
+
+    for section in ("heldout_paraphrases", "heldout_polite"):
+        rounds = sorted({item.get("round", 0) for item in data[section] if blind(section, item)})
+        for number in rounds:
+            lines = [item["text"] for item in data[section] if item.get("round", 0) == number]
+            found = [findings(text) for text in lines]
+            listed = sum(1 for f in found if any(x.match_kind != "meaning" for x in f))
+            either = sum(1 for f in found if f)
+            print(f"{section} round {number}: {len(lines)} lines; listed phrases {listed}, "
+                  f"with the meaning model {either}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "qcpipe" / "configs" / "rules" / "forbidden-meaning.json")
+    parser.add_argument("--devset", type=Path, default=REPO / "tests" / "scoring" / "fixtures" / "forbidden_devset.yaml")
+    parser.add_argument("--ordinary", type=Path,
+                        default=REPO / "tests" / "scoring" / "fixtures" / "ordinary_agent_lines.txt")
+    parser.add_argument("--dev-labels", type=Path, default=REPO.parent / "shared" / "corpus" / "dev" / "labels")
+    parser.add_argument("--measure", action="store_true", help="After training, print the blind rounds' figures.")
+    args = parser.parse_args()
+    for path in (args.devset, args.ordinary, args.dev_labels):
+        if not path.exists():
+            parser.error(f"{path}: not found")
+    positives, negatives = training_lines(args.devset, args.ordinary, args.dev_labels)
+    model = train_meaning_model(positives, negatives, name="forbidden-meaning")
+    args.out.write_text(model.to_json() + "\n", encoding="utf-8")
+    print(f"{args.out}: {len(model.weights)} weights from {len(positives)} 禁语 and {len(negatives)} other lines")
+    if args.measure:
+        measure(args.devset)
+
+
+if __name__ == "__main__":
+    main()
