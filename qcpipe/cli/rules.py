@@ -26,7 +26,7 @@ from qcpipe.cli.common import DbOption, open_store, settings_of, stored_active_r
 from qcpipe.errors import QcpipeError
 from qcpipe.scoring import DEFAULT_RULEBOOK, Rulebook, explain, get_version, list_versions, load_rulebook, \
     rulebook_json_schema
-from qcpipe.scoring.explain import Explanation, NearMiss, PhraseMatch, SentenceReading
+from qcpipe.scoring.explain import Explanation, NearMiss, PhraseMatch, SentenceReading, TakenBackPhrase
 
 app = typer.Typer(help="Check and try out a rulebook.", no_args_is_help=True)
 
@@ -60,7 +60,8 @@ class RulebookJson(BaseModel):
 
 class SentenceJson(BaseModel):
     """`rules test --format json`: the rule phrases a sentence matches (best first), the
-    phrase lists that nearly matched (closest first) and the meaning models' readings."""
+    phrase lists that nearly matched (closest first), the phrases heard that do not count and
+    why, and the meaning models' readings."""
 
     rulebook: str
     content_hash: str
@@ -69,6 +70,7 @@ class SentenceJson(BaseModel):
     threshold: float
     matches: list[PhraseMatch]
     near_misses: list[NearMiss]
+    taken_back: list[TakenBackPhrase]
     readings: list[SentenceReading]
 
 
@@ -150,9 +152,12 @@ def check(ctx: typer.Context, file: RulebookArgument = None, format: FormatOptio
 
 @app.command(
     "test",
-    help="Show which rule phrases a sentence matches, how (exact / char / pinyin) and how well.\n\n"
+    help="Show which rule phrases a sentence matches, how (exact / char / pinyin) and how well; which phrases "
+    "heard do not count and why (a polite request, an offer of help, out of place in the clause); and how a "
+    "meaning model reads each sentence (raised for a monitor or not).\n\n"
     f"--format json prints {{{_fields(SentenceJson)}}}: matches (best first) each with "
-    f"{{{_fields(PhraseMatch)}}}, near_misses (closest first) each with {{{_fields(NearMiss)}}}. "
+    f"{{{_fields(PhraseMatch)}}}, near_misses (closest first) each with {{{_fields(NearMiss)}}}, "
+    f"taken_back each with {{{_fields(TakenBackPhrase)}}}, readings each with {{{_fields(SentenceReading)}}}. "
     + _ERROR_HELP,
 )
 def test(
@@ -168,7 +173,7 @@ def test(
     if format is OutputFormat.JSON:
         typer.echo(SentenceJson(rulebook=rulebook.source, content_hash=rulebook.content_hash, text=result.text,
                                 role=result.role, threshold=result.threshold, matches=list(result.matches),
-                                near_misses=list(result.near_misses),
+                                near_misses=list(result.near_misses), taken_back=list(result.taken_back),
                                 readings=list(result.readings)).model_dump_json(indent=2))
         return
     if not result.matches:
@@ -180,6 +185,9 @@ def test(
             f"near miss: {near.rule_id}/{near.phrase_list} {near.phrase} ({near.score:.2f} < {result.threshold:.2f})",
             highlight=False, markup=False,
         )
+    for back in result.taken_back:
+        stdout.print(f"taken back: {back.rule_id}/{back.phrase_list} {back.phrase} (heard “{back.quote}”): {back.why}",
+                     highlight=False, markup=False)
     for reading in result.readings:
         if reading.raised:
             verdict = "raised for a monitor (uncertain)" if reading.counts else "not this speaker's rule"

@@ -44,6 +44,19 @@ class NearMiss:
 
 
 @dataclass(frozen=True)
+class TakenBackPhrase:
+    """A rule phrase heard in the sentence that does not count, and why: inside an allowed
+    wording, or taken back by its clause (请您说大点声好吗 is a request, not 大点声)."""
+
+    rule_id: str
+    phrase_list: str
+    phrase: str
+    wording: str
+    quote: str
+    why: str
+
+
+@dataclass(frozen=True)
 class SentenceReading:
     """One sentence as a rule's meaning model reads it (`meaning:` of forbidden_phrases).
 
@@ -68,8 +81,9 @@ NEAR_MISSES_SHOWN = 5
 
 @dataclass(frozen=True)
 class Explanation:
-    """What `qcpipe rules test` shows: the phrases matched, best first, the closest misses, and
-    how the rules' meaning models read each sentence (`readings`, in order).
+    """What `qcpipe rules test` shows: the phrases matched, best first, the closest misses, the
+    phrases heard that their clause takes back (`taken_back`), and how the rules' meaning models
+    read each sentence (`readings`, in order).
 
     near_misses: the phrase lists that matched nothing but came within `NEAR_MISS_MARGIN` of
     `threshold` (the lower of the rulebook's two thresholds), at most `NEAR_MISSES_SHOWN`, closest first.
@@ -81,6 +95,7 @@ class Explanation:
     near_misses: tuple[NearMiss, ...]
     threshold: float
     readings: tuple[SentenceReading, ...] = ()
+    taken_back: tuple[TakenBackPhrase, ...] = ()
 
 
 def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanation:
@@ -88,6 +103,7 @@ def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanati
     matches: list[PhraseMatch] = []
     misses: list[NearMiss] = []
     readings: list[SentenceReading] = []
+    taken_back: list[TakenBackPhrase] = []
     for rule in rulebook.rules:
         sentences = HeardText.of([(0, text)], rulebook.coder)
         readings += [SentenceReading(rule.id, r.model, sentences.chars[r.start:r.end], round(r.probability, 3),
@@ -110,10 +126,13 @@ def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanati
                         quote=heard.chars[match.start : match.end],
                     )
                 )
+            taken_back += [TakenBackPhrase(rule.id, name, t.match.phrase.text, t.match.wording,
+                                           heard.chars[t.match.start:t.match.end], t.why)
+                           for t in matcher.taken_back(heard)]
             if not found and (near := matcher.near_miss(heard)) is not None:
                 misses.append(NearMiss(rule.id, name, near[0], round(near[1], 3)))
     matches.sort(key=lambda m: -m.score)
     misses.sort(key=lambda m: -m.score)
     threshold = min(rulebook.matching.char_threshold, rulebook.matching.pinyin_threshold)
     close = [miss for miss in misses if miss.score >= threshold - NEAR_MISS_MARGIN][:NEAR_MISSES_SHOWN]
-    return Explanation(text, role, tuple(matches), tuple(close), threshold, tuple(readings))
+    return Explanation(text, role, tuple(matches), tuple(close), threshold, tuple(readings), tuple(taken_back))

@@ -143,6 +143,13 @@ class Match:
     end: int  # exclusive, in HeardText.chars
 
 
+class TakenBack(NamedTuple):
+    """A phrase heard that does not count, and why (`PhraseMatcher.taken_back`)."""
+
+    match: Match
+    why: str
+
+
 @dataclass(frozen=True)
 class _GappedWording:
     """A wording with gaps: its parts' characters and pinyin codes, in order."""
@@ -260,6 +267,14 @@ class PhraseMatcher:
             found = self._memo[key] = self._search(text, self._candidates(text.codes))
         return found
 
+    def taken_back(self, text: HeardText) -> tuple[TakenBack, ...]:
+        """The phrases heard in `text` that do not count, each with why (`qcpipe rules test`):
+        inside an allowed wording, or taken back by their clause (a polite request, an offer of
+        help, out of place). A phrase that counts elsewhere in the text is not listed."""
+        taken_back: dict[int, TakenBack] = {}
+        kept = {id(m.phrase) for m in self._search(text, self._candidates(text.codes), taken_back)}
+        return tuple(t for index, t in sorted(taken_back.items()) if id(self.phrases[index]) not in kept)
+
     def search_all(self, text: HeardText) -> tuple[Match, ...]:
         """`matches` without the index or memo: every wording scored (tests check they agree)."""
         return self._search(text, range(len(self._wordings)))
@@ -300,7 +315,7 @@ class PhraseMatcher:
         return sorted(number for number, count in shared.items() if count >= needed[number]
                       and len(heard.intersection(syllables[number][0])) >= syllables[number][1])
 
-    def _search(self, text: HeardText, candidates) -> tuple[Match, ...]:
+    def _search(self, text: HeardText, candidates, taken_back: dict[int, TakenBack] | None = None) -> tuple[Match, ...]:
         if not text.chars:
             return ()
         best: dict[int, Match] = {}
@@ -313,7 +328,7 @@ class PhraseMatcher:
             # an occurrence taken back (unless_within, tone) leaves the next one to be judged
             while position >= 0 and not self._keep(best, wording.phrase_index, text, Match(
                     self.phrases[wording.phrase_index], wording.text, MatchKind.EXACT,
-                    1.0, position, position + len(wording.chars))):
+                    1.0, position, position + len(wording.chars)), taken_back):
                 position = text.chars.find(wording.chars, position + 1)
         # Fuzzy: rank each phrase's close wordings by pinyin score (an upper bound of the
         # character score); only the winner is aligned, the loser tried if the winner fails.
@@ -332,14 +347,15 @@ class PhraseMatcher:
             for pinyin, _, wording in sorted(ranked, key=lambda r: r[:2], reverse=True):
                 match = self._locate(wording, chars, codes, pinyin)
                 if match is not None and self._keys_heard(wording, text.codes, match):
-                    if self._keep(best, index, text, match):
+                    if self._keep(best, index, text, match, taken_back):
                         break
         for wording in self._gapped:
             if wording.phrase_index not in best:
-                self._find_gapped(best, text, wording)
+                self._find_gapped(best, text, wording, taken_back)
         return tuple(sorted(best.values(), key=lambda m: (-m.score, m.start)))
 
-    def _find_gapped(self, best: dict[int, Match], text: HeardText, wording: _GappedWording) -> None:
+    def _find_gapped(self, best: dict[int, Match], text: HeardText, wording: _GappedWording,
+                     taken_back: dict[int, TakenBack] | None = None) -> None:
         """The first occurrence of a gapped wording its clause does not take back: each part
         exactly or as a homophone, in order, inside one clause, at most GAP_CHARS apart."""
         start = _part_at(text, wording, 0, 0)
@@ -348,7 +364,7 @@ class PhraseMatcher:
             if end >= 0:
                 kind = MatchKind.PINYIN if homophone else MatchKind.EXACT
                 match = Match(self.phrases[wording.phrase_index], wording.text, kind, 1.0, start, end)
-                if self._keep(best, wording.phrase_index, text, match):
+                if self._keep(best, wording.phrase_index, text, match, taken_back):
                     return
             start = _part_at(text, wording, 0, start + 1)
 
@@ -404,16 +420,23 @@ class PhraseMatcher:
         return Match(phrase, wording.text, MatchKind.PINYIN, round(pinyin, 3),
                      *_snap(wording.codes, codes[2 * offset:2 * (offset + length)], start, end))
 
-    def _keep(self, best: dict[int, Match], index: int, text: HeardText, match: Match) -> bool:
+    def _keep(self, best: dict[int, Match], index: int, text: HeardText, match: Match,
+              taken_back: dict[int, TakenBack] | None = None) -> bool:
         """Keep `match` as its phrase's best unless it lies inside an allowed wording or its
-        clause takes it back (the phrase's tone)."""
+        clause takes it back (the phrase's tone); `taken_back` collects why, when given."""
+        why = ""
         exclusions = self._exclusions.get(index)
         if exclusions is not None:
             for allowed in exclusions.matches(text):  # inside a longer allowed wording: not a hit
                 if allowed.start <= match.start + 1 and allowed.end >= match.end - 1:
-                    return False
+                    why = f"inside the allowed wording {allowed.phrase.text}"
+                    break
         tone = self._tones.get(index)
-        if tone is not None and tone.takes_back(text, match.start, match.end):
+        if not why and tone is not None:
+            why = tone.takes_back(text, match.start, match.end)
+        if why:
+            if taken_back is not None:
+                taken_back.setdefault(index, TakenBack(match, why))
             return False
         found = best.get(index)
         if found is None or (match.score, match.kind is MatchKind.EXACT, len(match.wording)) > (
@@ -433,24 +456,28 @@ class _Tone:
         self.lead_ins = _alternation(rule.lead_ins, repeated=True)
         self.particles = _alternation(rule.particles, repeated=True)
 
-    def takes_back(self, text: HeardText, start: int, end: int) -> bool:
-        """Whether the hit at chars [start, end) does not count: out of place in its clause,
-        said as a polite request, or followed by an offer of help."""
+    def takes_back(self, text: HeardText, start: int, end: int) -> str:
+        """Why the hit at chars [start, end) does not count ("" if it does): out of place in its
+        clause, said as a polite request, or followed by an offer of help."""
         rule, chars = self.rule, text.chars
         first, last = text.clause(start, end)
         if rule.clause != "any":
             if start > first and not _only(self.lead_ins, chars, first, start):
-                return True
+                return "not at the start of its clause"
             if rule.clause == "whole" and end < last and not _only(self.particles, chars, end, last):
-                return True
+                return "not the whole clause"
         if rule.polite:
             before = self.polite_before and self.polite_before.search(chars, first, last)
-            if (before and before.start() < start) or (self.polite_after and self.polite_after.search(chars, end, last)):
-                return True
+            if before and before.start() < start:
+                return f"a polite request ({before.group()} before it)"
+            after = self.polite_after and self.polite_after.search(chars, end, last)
+            if after:
+                return f"a polite request ({after.group()} after it)"
         if rule.help and self.help_after:
-            if self.help_after.search(chars, end, text.clause(start, end, rule.help_clauses)[1]):
-                return True
-        return False
+            offer = self.help_after.search(chars, end, text.clause(start, end, rule.help_clauses)[1])
+            if offer:
+                return f"an offer of help follows ({offer.group()})"
+        return ""
 
 
 def _part_at(text: HeardText, wording: _GappedWording, number: int, start: int, stop: int | None = None) -> int:

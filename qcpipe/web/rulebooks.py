@@ -17,7 +17,7 @@ from qcpipe.errors import NotFoundError, QcpipeError, StoreError
 from qcpipe.periods import zone
 from qcpipe.pipeline.scoring import score_stored_calls
 from qcpipe.scoring import RulebookError, explain
-from qcpipe.scoring.explain import SentenceReading
+from qcpipe.scoring.explain import SentenceReading, TakenBackPhrase
 from qcpipe.scoring.overview import check_overview
 from qcpipe.scoring.versions import (
     RulebookConflict,
@@ -112,6 +112,7 @@ class TryResult(BaseModel):
     threshold: float | None = None
     matches: list[MatchOut] = []
     near_misses: list[NearMissOut] = []
+    taken_back: list[TakenBackPhrase] = []
     readings: list[SentenceReading] = []
     error: DraftError | None = None
 
@@ -187,7 +188,7 @@ def try_sentence(body: SentenceIn) -> TryResult:
                         listens_to=str(m.listens_to)) for m in result.matches]
     near = [NearMissOut(**asdict(n)) for n in result.near_misses]
     return TryResult(ok=True, threshold=result.threshold, matches=matches, near_misses=near,
-                     readings=list(result.readings))
+                     taken_back=list(result.taken_back), readings=list(result.readings))
 
 
 @router.post("/rulebook/publish")

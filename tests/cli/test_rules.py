@@ -95,6 +95,17 @@ def test_test_shows_how_the_meaning_model_reads_each_sentence(tmp_path: Path) ->
     assert "raised for a monitor" not in listed
 
 
+def test_test_says_which_phrases_their_clause_takes_back_and_why(tmp_path: Path) -> None:
+    shown = qcpipe("rules", "test", str(DEFAULT), "--text", "请您说大点声好吗", home=tmp_path,
+                   env={"COLUMNS": "200"}).stdout
+    assert "no rule phrase matches" in shown and "taken back: forbidden_phrase/forbidden" in shown
+    assert "(heard “大点声”): a polite request (请 before it)" in shown
+    document = json.loads(qcpipe("rules", "test", str(DEFAULT), "--text", "我不清楚，我帮您问一下", "--format", "json",
+                                 home=tmp_path).stdout)
+    assert document["matches"] == []
+    assert {(t["quote"], t["why"]) for t in document["taken_back"]} >= {("我不清楚", "an offer of help follows (帮您问)")}
+
+
 def test_a_sentence_matching_nothing_is_an_empty_list_in_json(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("version: 1\nname: 只查禁语\nchecks:\n  - id: forbidden_phrase\n    title: 服务禁语\n"

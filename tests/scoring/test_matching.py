@@ -183,6 +183,23 @@ def test_clause_start_and_whole_clause():
     assert said(start, "不行的话我帮您换一个") == ["不行"] and said(start, "那不行") == []
 
 
+def test_each_phrase_taken_back_says_why():
+    """What `qcpipe rules test` shows a center tuning the tone lists."""
+    def why(m: PhraseMatcher, text: str) -> list[tuple[str, str]]:
+        heard = m.heard([(0, text)])
+        return [(heard.chars[t.match.start:t.match.end], t.why) for t in m.taken_back(heard)]
+
+    assert why(toned("大声点", polite=True), "请您大声点") == [("大声点", "a polite request (请 before it)")]
+    assert why(toned("大声点", polite=True), "您说话大声点好吗") == [("大声点", "a polite request (好吗 after it)")]
+    assert why(toned("我不清楚", help=True), "我不清楚，我帮您问一下") == [("我不清楚", "an offer of help follows (帮您问)")]
+    assert why(toned("不行", clause="whole"), "不行的话我帮您换一个") == [("不行", "not the whole clause")]
+    assert why(toned("不行", clause="start"), "那不行") == [("不行", "not at the start of its clause")]
+    assert why(toned("大声点", polite=True), "请您大声点，大声点！") == []  # it counts in the second clause
+    allowed = PhraseMatcher([Phrase("不好意思", ("不好意思",), unless_within=("不好意思我是新手",))], SETTINGS,
+                            PinyinCoder(EQUIVALENTS))
+    assert why(allowed, "不好意思，我是新手") == [("不好意思", "inside the allowed wording 不好意思我是新手")]
+
+
 def test_a_whole_clause_may_span_two_segments_of_a_turn():
     m = toned("(你)?明天再打过来", clause="whole")
     assert said(m, "你明天", "再打过来吧") == ["你明天再打过来"]

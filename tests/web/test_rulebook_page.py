@@ -93,6 +93,8 @@ def test_try_a_sentence_against_the_draft(browser) -> None:
     read = lead.api("/rulebook/try", {"yaml": SHIPPED, "text": "你自己不按时交费，还好意思来问？"}).json()
     assert not read["matches"] and [(r["sentence"], r["raised"]) for r in read["readings"]] == [
         ("你自己不按时交费还好意思来问", True)]
+    polite = lead.api("/rulebook/try", {"yaml": SHIPPED, "text": "请您说大点声好吗"}).json()
+    assert not polite["matches"] and polite["taken_back"][0]["why"] == "a polite request (请 before it)"
 
 
 def test_publishing_makes_a_version_and_rescores_keeping_decisions(center, browser) -> None:

@@ -120,6 +120,10 @@
         tryResult.appendChild(el("p", "接近 near miss: " + n.rule_id + "/" + n.phrase_list + " " + n.phrase + " (" +
           n.score.toFixed(2) + " < " + result.threshold.toFixed(2) + ")", "note near-miss"));
       });
+      (result.taken_back || []).forEach(function (t) {
+        tryResult.appendChild(el("p", "不计 taken back: " + t.rule_id + "/" + t.phrase_list + " " + t.phrase + "（听到 heard “" +
+          t.quote + "”）: " + t.why, "note taken-back"));
+      });
       (result.readings || []).forEach(function (r) {
         const verdict = r.raised ? (r.counts ? "待确认 raised for a monitor (uncertain)" : "不计分 not this speaker's rule")
           : (r.probability >= r.threshold ? "已有列表话术 a listed phrase is in it" : "不提出 not raised");
