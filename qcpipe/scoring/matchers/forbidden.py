@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -100,6 +101,8 @@ class ForbiddenPhrases(RuleKind):
         self.meaning = meaning
         self.threshold = threshold
         self.min_chars = min_chars
+        # scripted lines recur in every call: read each distinct sentence once
+        self._probability = lru_cache(maxsize=50_000)(meaning.probability) if meaning else None
 
     @classmethod
     def from_spec(cls, spec: ForbiddenPhrasesSpec, context: ParseContext) -> ForbiddenPhrases:
@@ -141,7 +144,7 @@ class ForbiddenPhrases(RuleKind):
     def readings(self, heard: HeardText, listed: list[Match] | None = None) -> list[Reading]:
         """The meaning model's reading of each sentence of `heard` long enough to judge; one
         holding a listed 禁语 (`listed`: the matches in `heard`, found when not given) is never raised."""
-        if self.meaning is None:
+        if self.meaning is None or self._probability is None:
             return []
         if listed is None:
             listed = _without_overlaps(self.matcher.matches(heard))
@@ -150,7 +153,7 @@ class ForbiddenPhrases(RuleKind):
             chars = heard.chars[start:end]
             if sum(1 for c in chars if "\u4e00" <= c <= "\u9fff") < self.min_chars:
                 continue
-            probability = self.meaning.probability(chars)
+            probability = self._probability(chars)
             has_listed = any(m.start < end and m.end > start for m in listed)
             result.append(Reading(start, end, probability, probability >= self.threshold and not has_listed,
                                   self.meaning.name, self.threshold, self.role))
