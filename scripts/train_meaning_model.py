@@ -3,15 +3,19 @@
 
     python scripts/train_meaning_model.py [--out qcpipe/configs/rules/forbidden-meaning.json]
         [--devset tests/scoring/fixtures/forbidden_devset.yaml]
-        [--ordinary tests/scoring/fixtures/ordinary_agent_lines.txt]
+        [--forbidden tests/scoring/fixtures/written_forbidden_lines.txt]
+        [--not-forbidden tests/scoring/fixtures/ordinary_agent_lines.txt
+                         tests/scoring/fixtures/written_polite_lines.txt]
         [--dev-labels ../shared/corpus/dev/labels] [--measure]
 
 What it learns from:
 - 禁语: the dev set's published 禁语 and paraphrases (`forbidden`, `paraphrases`, and the
-  `heldout_*` rounds that were tuned on);
-- not 禁语: the dev set's polite wordings and near misses, ordinary agent lines written for this
-  purpose (`--ordinary`: answers, refusals within the rules, procedures, short replies), and the
-  agent turns of the dev corpus's calls that have no 禁语.
+  `heldout_*` rounds that were tuned on), and 禁语 written for training in eight families'
+  words across industries (`--forbidden`, one line each);
+- not 禁语: the dev set's polite wordings and near misses, lines written for training
+  (`--not-forbidden`: ordinary answers, refusals within the rules, procedures and short replies;
+  polite near misses: not knowing and then helping, transfers, call-backs, asking to speak up),
+  and the agent turns of the dev corpus's calls that have no 禁语.
 The blind rounds (`heldout_*` with `round` 7 or later) are never learnt from: they measure how the
 model does on wordings it has not seen. `--measure` prints that: for each blind round, the lines
 the catalogue alone catches (or flags) and with the model, at the threshold of the default rulebook.
@@ -41,12 +45,16 @@ def blind(section: str, item: dict) -> bool:
     return section.startswith("heldout_") and item.get("round", 0) >= BLIND_FROM_ROUND
 
 
-def training_lines(devset: Path, ordinary: Path, dev_labels: Path) -> tuple[list[str], list[str]]:
+def lines_of(paths: list[Path]) -> list[str]:
+    return [line.strip() for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def training_lines(devset: Path, forbidden: list[Path], not_forbidden: list[Path],
+                   dev_labels: Path) -> tuple[list[str], list[str]]:
     """(禁语 lines, other lines) the model learns from."""
     data = yaml.safe_load(devset.read_text(encoding="utf-8"))
-    positives = [item["text"] for s in POSITIVE for item in data[s] if not blind(s, item)]
-    negatives = [item["text"] for s in NEGATIVE for item in data[s] if not blind(s, item)]
-    negatives += [line.strip() for line in ordinary.read_text(encoding="utf-8").splitlines() if line.strip()]
+    positives = [item["text"] for s in POSITIVE for item in data[s] if not blind(s, item)] + lines_of(forbidden)
+    negatives = [item["text"] for s in NEGATIVE for item in data[s] if not blind(s, item)] + lines_of(not_forbidden)
     for path in sorted(dev_labels.glob("*.json")):
         label = json.loads(path.read_text(encoding="utf-8"))
         if "forbidden_phrase" not in label["violations"]:
@@ -83,15 +91,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "qcpipe" / "configs" / "rules" / "forbidden-meaning.json")
     parser.add_argument("--devset", type=Path, default=REPO / "tests" / "scoring" / "fixtures" / "forbidden_devset.yaml")
-    parser.add_argument("--ordinary", type=Path,
-                        default=REPO / "tests" / "scoring" / "fixtures" / "ordinary_agent_lines.txt")
+    fixtures = REPO / "tests" / "scoring" / "fixtures"
+    parser.add_argument("--forbidden", type=Path, nargs="*", default=[fixtures / "written_forbidden_lines.txt"])
+    parser.add_argument("--not-forbidden", type=Path, nargs="*",
+                        default=[fixtures / "ordinary_agent_lines.txt", fixtures / "written_polite_lines.txt"])
     parser.add_argument("--dev-labels", type=Path, default=REPO.parent / "shared" / "corpus" / "dev" / "labels")
     parser.add_argument("--measure", action="store_true", help="After training, print the blind rounds' figures.")
     args = parser.parse_args()
-    for path in (args.devset, args.ordinary, args.dev_labels):
+    for path in (args.devset, *args.forbidden, *args.not_forbidden, args.dev_labels):
         if not path.exists():
             parser.error(f"{path}: not found")
-    positives, negatives = training_lines(args.devset, args.ordinary, args.dev_labels)
+    positives, negatives = training_lines(args.devset, args.forbidden, args.not_forbidden, args.dev_labels)
     model = train_meaning_model(positives, negatives, name="forbidden-meaning")
     args.out.write_text(model.to_json() + "\n", encoding="utf-8")
     print(f"{args.out}: {len(model.weights)} weights from {len(positives)} 禁语 and {len(negatives)} other lines")

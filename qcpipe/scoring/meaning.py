@@ -8,7 +8,8 @@ it reads like a 禁语 (pushing the caller away, blaming, mocking, ordering, thr
 the agent's own convenience first) rather than like polite or ordinary agent speech.
 
 It is a logistic regression over the sentence's characters 1–3 at a time (with its edges
-marked, so 不用了 alone differs from 不用了解), trained on published 禁语 and paraphrases against
+marked, so 不用了 alone differs from 不用了解) and its syllables 1–2 at a time (so a homophone ASR
+wrote, 不关我的数, still sounds like what was said), trained on published 禁语 and paraphrases against
 polite wordings and ordinary agent lines (`train_meaning_model`; the shipped model is rebuilt by
 scripts/train_meaning_model.py). It knows character patterns, not grammar: it raises a sentence
 for a monitor to hear, and the check files what it raises as uncertain (it deducts nothing until
@@ -32,7 +33,7 @@ import numpy as np
 
 from qcpipe.errors import ConfigError
 from qcpipe.scoring.matching import HeardText
-from qcpipe.scoring.normalize import normalize
+from qcpipe.scoring.normalize import normalize, syllable
 
 FORMAT = 1
 EDGE = "|"  # marks a sentence's start and end among its n-grams (never a normalised character)
@@ -62,18 +63,25 @@ def sentence_spans(heard: HeardText) -> list[tuple[int, int]]:
     return spans
 
 
-def ngrams(chars: str, sizes: Sequence[int]) -> set[str]:
-    """The distinct n-grams of normalised characters, edges marked."""
+def ngrams(chars: str, sizes: Sequence[int], pinyin_sizes: Sequence[int] = ()) -> set[str]:
+    """The distinct features of normalised characters: their n-grams, edges marked, and the
+    n-grams of their syllables (`py:bu guan`), so that a homophone ASR wrote (不关我的数) shares
+    the sound of the words it stands for."""
     marked = f"{EDGE}{chars}{EDGE}"
-    return {marked[i:i + n] for n in sizes for i in range(len(marked) - n + 1) if marked[i:i + n] != EDGE}
+    grams = {marked[i:i + n] for n in sizes for i in range(len(marked) - n + 1) if marked[i:i + n] != EDGE}
+    if pinyin_sizes:
+        sounds = [EDGE, *map(syllable, chars), EDGE]
+        grams |= {"py:" + " ".join(sounds[i:i + n]) for n in pinyin_sizes for i in range(len(sounds) - n + 1)
+                  if n > 1 or sounds[i] != EDGE}
+    return grams
 
 
 @dataclass(frozen=True)
 class MeaningModel:
-    """A trained reader: the weight of each character n-gram and a bias.
+    """A trained reader: the weight of each character and syllable n-gram, and a bias.
 
-    A sentence's features are its distinct n-grams, each worth 1/√(their number), so long and
-    short sentences weigh alike; `probability` is the logistic of their weighted sum.
+    A sentence's features are its distinct n-grams (`ngrams`), each worth 1/√(their number), so
+    long and short sentences weigh alike; `probability` is the logistic of their weighted sum.
     """
 
     name: str
@@ -81,10 +89,11 @@ class MeaningModel:
     weights: Mapping[str, float]
     bias: float
     trained_on: Mapping[str, int | str]
+    pinyin_sizes: tuple[int, ...] = ()
 
     def probability(self, chars: str) -> float:
         """How much normalised characters read as a 禁语 (0–1)."""
-        grams = ngrams(chars, self.ngram_sizes)
+        grams = ngrams(chars, self.ngram_sizes, self.pinyin_sizes)
         if not grams:
             return 1 / (1 + math.exp(-self.bias))
         total = sum(self.weights.get(g, 0.0) for g in grams) / math.sqrt(len(grams))
@@ -96,6 +105,7 @@ class MeaningModel:
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "name": self.name, "ngram_sizes": list(self.ngram_sizes),
+                           "pinyin_sizes": list(self.pinyin_sizes),
                            "bias": round(self.bias, 6), "trained_on": dict(self.trained_on),
                            "weights": {g: round(w, 5) for g, w in sorted(self.weights.items())}},
                           ensure_ascii=False, indent=0)
@@ -108,7 +118,8 @@ class MeaningModel:
                 raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
             weights = {str(g): float(w) for g, w in data["weights"].items()}
             return cls(name=str(data["name"]), ngram_sizes=tuple(int(n) for n in data["ngram_sizes"]),
-                       weights=weights, bias=float(data["bias"]), trained_on=dict(data.get("trained_on", {})))
+                       weights=weights, bias=float(data["bias"]), trained_on=dict(data.get("trained_on", {})),
+                       pinyin_sizes=tuple(int(n) for n in data.get("pinyin_sizes", ())))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise MeaningModelError(f"{source}: not a meaning model: {exc}") from exc
 
@@ -127,7 +138,8 @@ def load_meaning_model(ref: str) -> MeaningModel:
 
 
 def train_meaning_model(positives: Iterable[str], negatives: Iterable[str], *, name: str,
-                        ngram_sizes: Sequence[int] = (1, 2, 3), min_count: int = 2, l2: float = 1e-3,
+                        ngram_sizes: Sequence[int] = (1, 2, 3), pinyin_sizes: Sequence[int] = (1, 2),
+                        min_count: int = 2, l2: float = 1e-3,
                         steps: int = 600, learning_rate: float = 0.05, prune: float = 1e-3) -> MeaningModel:
     """Fit the reader on 禁语 (`positives`) against polite and ordinary lines (`negatives`).
 
@@ -141,7 +153,7 @@ def train_meaning_model(positives: Iterable[str], negatives: Iterable[str], *, n
     if not pos or not neg:
         raise ValueError("training needs lines of both kinds")
     labels = np.array([1.0] * len(pos) + [0.0] * len(neg))
-    line_grams = [ngrams(t, ngram_sizes) for t in texts]
+    line_grams = [ngrams(t, ngram_sizes, pinyin_sizes) for t in texts]
     counts = Counter(g for grams in line_grams for g in grams)
     vocabulary = sorted(g for g, c in counts.items() if c >= min_count)
     column = {g: i for i, g in enumerate(vocabulary)}
@@ -166,5 +178,6 @@ def train_meaning_model(positives: Iterable[str], negatives: Iterable[str], *, n
         params -= learning_rate * (first / (1 - 0.9 ** step)) / (np.sqrt(second / (1 - 0.999 ** step)) + 1e-8)
     weights = {g: float(w) for g, w in zip(vocabulary, params[:-1]) if abs(w) >= prune}
     digest = hashlib.sha256("\n".join(["+" + t for t in pos] + ["-" + t for t in neg]).encode()).hexdigest()
-    return MeaningModel(name=name, ngram_sizes=tuple(ngram_sizes), weights=weights, bias=float(params[-1]),
+    return MeaningModel(name=name, ngram_sizes=tuple(ngram_sizes), pinyin_sizes=tuple(pinyin_sizes), weights=weights,
+                        bias=float(params[-1]),
                         trained_on={"positives": len(pos), "negatives": len(neg), "lines_sha256": digest[:16]})

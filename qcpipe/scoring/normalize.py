@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import opencc
 
@@ -127,6 +128,13 @@ class PinyinCoder:
         codes = self.encode(chars)
         names = {code: key.split(":", 1)[1] for key, code in self._symbols.items()}
         return " ".join(names[codes[i]] + names[codes[i + 1]] for i in range(0, len(codes), 2))
+
+
+@lru_cache(maxsize=None)
+def syllable(char: str) -> str:
+    """A normalised character's toneless pinyin (its default reading), or the character itself
+    when it is not Chinese (a letter or digit); memoised."""
+    return _reading(char) if "\u3400" <= char else char
 
 
 def _reading(char: str) -> str:

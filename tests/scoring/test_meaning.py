@@ -10,7 +10,7 @@ import pytest
 
 from qcpipe.scoring import MatchKind, load_rulebook, parse_rulebook, score_call
 from qcpipe.scoring.matching import HeardText
-from qcpipe.scoring.meaning import MeaningModel, MeaningModelError, load_meaning_model, sentence_spans, \
+from qcpipe.scoring.meaning import MeaningModel, MeaningModelError, load_meaning_model, ngrams, sentence_spans, \
     train_meaning_model
 from qcpipe.scoring.normalize import PinyinCoder
 from qcpipe.scoring.spec import RulebookError
@@ -51,7 +51,16 @@ def test_training_is_deterministic_and_the_file_round_trips(toy, tmp_path):
     path.write_text(toy.to_json(), encoding="utf-8")
     loaded = load_meaning_model(str(path))
     assert loaded.name == "toy" and loaded.trained_on["positives"] == len(PUSHING)
+    assert loaded.pinyin_sizes == toy.pinyin_sizes == (1, 2) and loaded.ngram_sizes == (1, 2, 3)
     assert loaded.read("你找快递去吧") == pytest.approx(toy.read("你找快递去吧"), abs=1e-4)
+
+
+def test_features_include_syllables_so_homophones_share_them():
+    """ASR writes 在 for 再: the characters differ, the sounds (py:…) do not."""
+    said, heard = ngrams("我再帮您查", (1, 2), (1, 2)), ngrams("我在帮您查", (1, 2), (1, 2))
+    assert "py:zai bang" in said and {g for g in said if g.startswith("py:")} == {g for g in heard if g.startswith("py:")}
+    assert said - heard == {"再", "我再", "再帮"}
+    assert not any(g.startswith("py:") for g in ngrams("我再帮您查", (1, 2)))
 
 
 def test_training_needs_both_kinds():
