@@ -75,7 +75,8 @@ def _blind(section: str, item: dict) -> bool:
 def test_blind_rounds_with_the_meaning_model(rulebook, devset):
     """Rounds 7 and later: wordings neither the catalogue nor the meaning model learnt from.
     The floors guard what was measured: 206 of 294 caught (70 %), 1 of 174 polite lines flagged
-    (round 11's 抱歉刚才没听清，您能稍微大声一点吗, by the listed 大声点: 您能 was no polite marker)."""
+    (round 11's 抱歉刚才没听清，您能稍微大声一点吗, by the listed 大声点; since then 您能 is a polite
+    marker and none is)."""
     paraphrases = [item["text"] for item in devset["heldout_paraphrases"] if _blind("heldout_", item)]
     polite = [item["text"] for item in devset["heldout_polite"] if _blind("heldout_", item)]
     missed = [text for text in paraphrases if not _flagged(rulebook, text)]
