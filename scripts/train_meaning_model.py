@@ -3,15 +3,16 @@
 
     python scripts/train_meaning_model.py [--out qcpipe/configs/rules/forbidden-meaning.json]
         [--devset tests/scoring/fixtures/forbidden_devset.yaml]
-        [--forbidden tests/scoring/fixtures/written_forbidden_lines.txt]
+        [--forbidden tests/scoring/fixtures/written_forbidden_lines*.txt]
         [--not-forbidden tests/scoring/fixtures/ordinary_agent_lines.txt
-                         tests/scoring/fixtures/written_polite_lines.txt]
+                         tests/scoring/fixtures/written_polite_lines*.txt]
         [--dev-labels ../shared/corpus/dev/labels] [--measure]
 
 What it learns from:
 - 禁语: the dev set's published 禁语 and paraphrases (`forbidden`, `paraphrases`, and the
   `heldout_*` rounds that were tuned on), and 禁语 written for training in eight families'
-  words across industries (`--forbidden`, one line each);
+  words, in general and industry by industry (power, carriers, banks, hospitals, delivery …;
+  `--forbidden`, one line each);
 - not 禁语: the dev set's polite wordings and near misses, lines written for training
   (`--not-forbidden`: ordinary answers, refusals within the rules, procedures and short replies;
   polite near misses: not knowing and then helping, transfers, call-backs, asking to speak up),
@@ -92,9 +93,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "qcpipe" / "configs" / "rules" / "forbidden-meaning.json")
     parser.add_argument("--devset", type=Path, default=REPO / "tests" / "scoring" / "fixtures" / "forbidden_devset.yaml")
     fixtures = REPO / "tests" / "scoring" / "fixtures"
-    parser.add_argument("--forbidden", type=Path, nargs="*", default=[fixtures / "written_forbidden_lines.txt"])
-    parser.add_argument("--not-forbidden", type=Path, nargs="*",
-                        default=[fixtures / "ordinary_agent_lines.txt", fixtures / "written_polite_lines.txt"])
+    parser.add_argument("--forbidden", type=Path, nargs="*", default=[
+        fixtures / "written_forbidden_lines.txt", fixtures / "written_forbidden_lines_industries.txt"])
+    parser.add_argument("--not-forbidden", type=Path, nargs="*", default=[
+        fixtures / "ordinary_agent_lines.txt", fixtures / "written_polite_lines.txt",
+        fixtures / "written_polite_lines_industries.txt"])
     parser.add_argument("--dev-labels", type=Path, default=REPO.parent / "shared" / "corpus" / "dev" / "labels")
     parser.add_argument("--measure", action="store_true", help="After training, print the blind rounds' figures.")
     args = parser.parse_args()
