@@ -15,9 +15,10 @@ near misses) 14/30, 0/18; `round: 5` 20/29, 2/20. The catalogue was tuned on tho
 tuning and then tuned on (gapped patterns and intent frames); `round: 7`, written blind by
 someone who had seen neither the catalogue nor this set, is not tuned on: 23/47 paraphrases
 caught before the gaps and frames, 27/47 after, 0/23 polite near misses flagged either way.
-Rounds 8 to 11 were written blind the same way. The meaning model (the check's `meaning:`) never
-learns from round 7 on; with it, rounds 7-11 are caught 225/294 (77 %; the list alone 135/294),
-and none of their 174 polite lines is flagged. A line counts as caught or flagged here whether a listed
+Rounds 8 to 12 were written blind the same way. The meaning model (the check's `meaning:`) never
+learns from round 7 on; with it, rounds 7-12 are caught 277/358 (77 %; the list alone 165/358),
+and none of their 214 polite lines is flagged; round 12, measured once after the model was
+final, 52/64 (81 %). A line counts as caught or flagged here whether a listed
 phrase charges it or the model raises it for a monitor (an uncertain finding).
 The floors asserted here (90 % of the published 禁语 and 85 % of the paraphrases caught, at most 2 % of the polite wordings flagged) guard what was reached; the
 first measurements are the estimate of how it does on wordings it has not seen.
@@ -74,15 +75,15 @@ def _blind(section: str, item: dict) -> bool:
 
 def test_blind_rounds_with_the_meaning_model(rulebook, devset):
     """Rounds 7 and later: wordings neither the catalogue nor the meaning model learnt from.
-    The floors guard what was measured: 225 of 294 caught (77 %); 1 of 174 polite lines was flagged
+    The floors guard what was measured: 277 of 358 caught (77 %); 1 of 214 polite lines was flagged
     (round 11's 抱歉刚才没听清，您能稍微大声一点吗, by the listed 大声点; since then 您能 is a polite
     marker and none is)."""
     paraphrases = [item["text"] for item in devset["heldout_paraphrases"] if _blind("heldout_", item)]
     polite = [item["text"] for item in devset["heldout_polite"] if _blind("heldout_", item)]
     missed = [text for text in paraphrases if not _flagged(rulebook, text)]
-    assert len(paraphrases) == 294 and 1 - len(missed) / len(paraphrases) >= 0.76, missed
+    assert len(paraphrases) == 358 and 1 - len(missed) / len(paraphrases) >= 0.77, missed
     flagged = [text for text in polite if _flagged(rulebook, text)]
-    assert len(polite) == 174 and len(flagged) <= 0.02 * len(polite), flagged
+    assert len(polite) == 214 and len(flagged) <= 0.02 * len(polite), flagged
 
 
 def test_dev_set_is_well_formed(devset):
