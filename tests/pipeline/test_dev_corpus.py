@@ -50,6 +50,8 @@ def test_every_finding_carries_evidence(dev_db) -> None:
         assert finding.speaker in ("agent", "unknown"), "customer speech never earns a deduction"
         assert 0 <= finding.start_s <= finding.end_s <= call.duration_s + 0.5
         assert finding.quote and finding.rulebook_hash
-        # Open for a monitor, or noted: an observation of a check that deducts nothing (dead_air).
-        assert finding.status == ("noted" if finding.deduction == 0 and not finding.veto else "open")
+        # Open for a monitor; noted: an observation of a check that deducts nothing (dead_air);
+        # uncertain: doubtful evidence, said why (a sentence the meaning model raised).
+        expected = "noted" if finding.deduction == 0 and not finding.veto else "uncertain" if finding.doubt else "open"
+        assert finding.status == expected, (call.call_id, finding.rule_id, finding.quote)
         assert call.qa_score is not None and 0 <= call.qa_score <= 100

@@ -33,10 +33,13 @@ def _duration(database, call_id: str) -> float:
 
 
 def _used_findings(database, rule_id: str) -> list[tuple[FindingRecord, Call]]:
+    """The findings examples may show: open or confirmed (not overturned, and not uncertain: a
+    finding not yet heard by a monitor, such as a sentence the meaning model raised)."""
     with database.session() as session:
         rows = session.execute(
             select(FindingRecord, Call).join(Call).where(
-                FindingRecord.rule_id == rule_id, FindingRecord.status != FindingStatus.OVERTURNED
+                FindingRecord.rule_id == rule_id,
+                FindingRecord.status.in_([FindingStatus.OPEN, FindingStatus.CONFIRMED]),
             )
         )
         return [(f, c) for f, c in rows]
