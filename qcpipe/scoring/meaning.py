@@ -2,8 +2,8 @@
 
 The phrase catalogue (`forbidden_phrases`) catches the wordings call centers publish and their
 variants. Agents say the same things in endless other words (这事归售后管，你打他们电话吧;
-密码是你自己弄丢的，怪谁啊), and a list, however general its patterns, keeps missing about
-two in five of them. A `MeaningModel` is a second reader: it scores one sentence for how much
+密码是你自己弄丢的，怪谁啊), and a list, however general its patterns, misses about half of
+them (tests/scoring/fixtures/forbidden_devset.yaml, the blind rounds). A `MeaningModel` is a second reader: it scores one sentence for how much
 it reads like a 禁语 (pushing the caller away, blaming, mocking, ordering, threatening, putting
 the agent's own convenience first) rather than like polite or ordinary agent speech.
 
@@ -44,11 +44,6 @@ SENTENCE_BREAK = re.compile(r"[\s。！？；!?;…]+")
 
 class MeaningModelError(ConfigError):
     """A meaning model file is missing or malformed; the message names the file."""
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of a text, as written (empty pieces dropped)."""
-    return [piece for piece in SENTENCE_BREAK.split(text) if piece.strip()]
 
 
 def sentence_spans(heard: HeardText) -> list[tuple[int, int]]:

@@ -78,8 +78,8 @@ def test_blind_rounds_with_the_meaning_model(rulebook, devset):
     The floors guard what was measured: 277 of 358 caught (77 %); 1 of 214 polite lines was flagged
     (round 11's 抱歉刚才没听清，您能稍微大声一点吗, by the listed 大声点; since then 您能 is a polite
     marker and none is)."""
-    paraphrases = [item["text"] for item in devset["heldout_paraphrases"] if _blind("heldout_", item)]
-    polite = [item["text"] for item in devset["heldout_polite"] if _blind("heldout_", item)]
+    paraphrases = [item["text"] for item in devset["heldout_paraphrases"] if _blind("heldout_paraphrases", item)]
+    polite = [item["text"] for item in devset["heldout_polite"] if _blind("heldout_polite", item)]
     missed = [text for text in paraphrases if not _flagged(rulebook, text)]
     assert len(paraphrases) == 358 and 1 - len(missed) / len(paraphrases) >= 0.77, missed
     flagged = [text for text in polite if _flagged(rulebook, text)]

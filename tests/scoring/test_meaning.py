@@ -92,9 +92,10 @@ def test_the_shipped_model_is_what_the_script_builds_from_its_sources(tmp_path):
                    check=True, capture_output=True, text=True)
     rebuilt = json.loads(out.read_text(encoding="utf-8"))
     shipped = json.loads((REPO / "qcpipe" / "configs" / "rules" / "forbidden-meaning.json").read_text("utf-8"))
-    assert rebuilt["trained_on"] == shipped["trained_on"]
-    assert rebuilt["weights"].keys() == shipped["weights"].keys()
-    assert max(abs(rebuilt["weights"][g] - w) for g, w in shipped["weights"].items()) < 1e-3
+    assert rebuilt["trained_on"] == shipped["trained_on"] and rebuilt["bias"] == pytest.approx(shipped["bias"], abs=1e-3)
+    # the same weights; a CPU's own exp() may move one that sits at the prune limit (1e-3) in or out
+    grams = rebuilt["weights"].keys() | shipped["weights"].keys()
+    assert max(abs(rebuilt["weights"].get(g, 0.0) - shipped["weights"].get(g, 0.0)) for g in grams) < 2e-3
 
 
 # --- the check's `meaning:` reader, with the default rulebook --------------------------------
