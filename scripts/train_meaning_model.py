@@ -51,12 +51,12 @@ def lines_of(paths: list[Path]) -> list[str]:
 
 
 def training_lines(devset: Path, forbidden: list[Path], not_forbidden: list[Path],
-                   dev_labels: Path) -> tuple[list[str], list[str]]:
+                   dev_labels: Path | None) -> tuple[list[str], list[str]]:
     """(禁语 lines, other lines) the model learns from."""
     data = yaml.safe_load(devset.read_text(encoding="utf-8"))
     positives = [item["text"] for s in POSITIVE for item in data[s] if not blind(s, item)] + lines_of(forbidden)
     negatives = [item["text"] for s in NEGATIVE for item in data[s] if not blind(s, item)] + lines_of(not_forbidden)
-    for path in sorted(dev_labels.glob("*.json")):
+    for path in sorted(dev_labels.glob("*.json")) if dev_labels else ():
         label = json.loads(path.read_text(encoding="utf-8"))
         if "forbidden_phrase" not in label["violations"]:
             negatives += [turn["text"] for turn in label["turns"] if turn["role"] == "agent"]
@@ -98,10 +98,14 @@ def main() -> None:
     parser.add_argument("--not-forbidden", type=Path, nargs="*", default=[
         fixtures / "ordinary_agent_lines.txt", fixtures / "written_polite_lines.txt",
         fixtures / "written_polite_lines_industries.txt"])
-    parser.add_argument("--dev-labels", type=Path, default=REPO.parent / "shared" / "corpus" / "dev" / "labels")
+    parser.add_argument("--dev-labels", type=Path, default=None,
+                        help="Labelled calls whose clean agent turns are learnt as ordinary speech "
+                             "(default: ../shared/corpus/dev/labels beside the checkout, where there is one).")
     parser.add_argument("--measure", action="store_true", help="After training, print the blind rounds' figures.")
     args = parser.parse_args()
-    for path in (args.devset, *args.forbidden, *args.not_forbidden, args.dev_labels):
+    beside = REPO.parent / "shared" / "corpus" / "dev" / "labels"
+    args.dev_labels = args.dev_labels or (beside if beside.exists() else None)
+    for path in (args.devset, *args.forbidden, *args.not_forbidden, *([args.dev_labels] if args.dev_labels else [])):
         if not path.exists():
             parser.error(f"{path}: not found")
     positives, negatives = training_lines(args.devset, args.forbidden, args.not_forbidden, args.dev_labels)
