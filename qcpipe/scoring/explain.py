@@ -104,8 +104,8 @@ def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanati
     misses: list[NearMiss] = []
     readings: list[SentenceReading] = []
     taken_back: list[TakenBackPhrase] = []
+    sentences = HeardText.of([(0, text)], rulebook.coder)
     for rule in rulebook.rules:
-        sentences = HeardText.of([(0, text)], rulebook.coder)
         readings += [SentenceReading(rule.id, r.model, sentences.chars[r.start:r.end], round(r.probability, 3),
                                      r.threshold, r.raised, r.role == role) for r in rule.matcher.readings(sentences)]
         for name, (listens_to, matcher) in rule.matcher.phrase_lists().items():

@@ -25,7 +25,7 @@ class MeaningSpec(SpecModel):
 
     model: str = Field(description="A shipped meaning model by name (forbidden-meaning) or the path of a model file "
                                    "(scoring.meaning; scripts/train_meaning_model.py builds one).")
-    threshold: float = Field(0.7, gt=0.5, lt=1, description="How sure the model must be that a sentence reads as a "
+    threshold: float = Field(0.75, gt=0.5, lt=1, description="How sure the model must be that a sentence reads as a "
                                                             "禁语 to raise it (0.5–1).")
     min_chars: int = Field(5, ge=1, description="Sentences with fewer Chinese characters are not read: a short "
                                                 "answer (不用了, 这个不行) says too little to judge by its words.")
@@ -94,15 +94,13 @@ class ForbiddenPhrases(RuleKind):
 
     spec = ForbiddenPhrasesSpec
 
-    def __init__(self, role: Role, matcher: PhraseMatcher, meaning: MeaningModel | None = None,
-                 threshold: float = 0.7, min_chars: int = 5) -> None:
+    def __init__(self, role: Role, matcher: PhraseMatcher, meaning: MeaningSpec | None = None) -> None:
         self.role = role
         self.matcher = matcher
-        self.meaning = meaning
-        self.threshold = threshold
-        self.min_chars = min_chars
+        self.reading = meaning  # the `meaning:` settings (threshold, min_chars); None: the list alone
+        self.meaning: MeaningModel | None = load_meaning_model(meaning.model) if meaning else None
         # scripted lines recur in every call: read each distinct sentence once
-        self._probability = lru_cache(maxsize=50_000)(meaning.probability) if meaning else None
+        self._probability = lru_cache(maxsize=50_000)(self.meaning.probability) if self.meaning else None
 
     @classmethod
     def from_spec(cls, spec: ForbiddenPhrasesSpec, context: ParseContext) -> ForbiddenPhrases:
@@ -111,10 +109,7 @@ class ForbiddenPhrases(RuleKind):
             phrases = tuple(replace(p, tone=tone) for p in context.phrases(spec.phrases, default_veto=spec.veto))
         else:
             phrases = to_phrases(spec.phrases, default_veto=spec.veto, tone=spec.tone)
-        meaning = spec.meaning
-        return cls(Role(spec.role), context.matcher(phrases, spec.matching),
-                   load_meaning_model(meaning.model) if meaning else None,
-                   meaning.threshold if meaning else 0.7, meaning.min_chars if meaning else 5)
+        return cls(Role(spec.role), context.matcher(phrases, spec.matching), spec.meaning)
 
     def phrase_lists(self) -> dict[str, tuple[Role, PhraseMatcher]]:
         return {"forbidden": (self.role, self.matcher)}
@@ -144,19 +139,20 @@ class ForbiddenPhrases(RuleKind):
     def readings(self, heard: HeardText, listed: list[Match] | None = None) -> list[Reading]:
         """The meaning model's reading of each sentence of `heard` long enough to judge; one
         holding a listed 禁语 (`listed`: the matches in `heard`, found when not given) is never raised."""
-        if self.meaning is None or self._probability is None:
+        settings, model, read = self.reading, self.meaning, self._probability
+        if settings is None or model is None or read is None:
             return []
         if listed is None:
             listed = _without_overlaps(self.matcher.matches(heard))
         result = []
         for start, end in sentence_spans(heard):
             chars = heard.chars[start:end]
-            if sum(1 for c in chars if "\u4e00" <= c <= "\u9fff") < self.min_chars:
+            if sum(1 for c in chars if "\u4e00" <= c <= "\u9fff") < settings.min_chars:
                 continue
-            probability = self._probability(chars)
+            probability = read(chars)
             has_listed = any(m.start < end and m.end > start for m in listed)
-            result.append(Reading(start, end, probability, probability >= self.threshold and not has_listed,
-                                  self.meaning.name, self.threshold, self.role))
+            result.append(Reading(start, end, probability, probability >= settings.threshold and not has_listed,
+                                  model.name, settings.threshold, self.role))
         return result
 
 
