@@ -433,7 +433,7 @@ class PhraseMatcher:
                     break
         tone = self._tones.get(index)
         if not why and tone is not None:
-            why = tone.takes_back(text, match.start, match.end)
+            why = tone.why_taken_back(text, match.start, match.end)
         if why:
             if taken_back is not None:
                 taken_back.setdefault(index, TakenBack(match, why))
@@ -456,7 +456,7 @@ class _Tone:
         self.lead_ins = _alternation(rule.lead_ins, repeated=True)
         self.particles = _alternation(rule.particles, repeated=True)
 
-    def takes_back(self, text: HeardText, start: int, end: int) -> str:
+    def why_taken_back(self, text: HeardText, start: int, end: int) -> str:
         """Why the hit at chars [start, end) does not count ("" if it does): out of place in its
         clause, said as a polite request, or followed by an offer of help."""
         rule, chars = self.rule, text.chars
