@@ -63,12 +63,17 @@ def training_lines(devset: Path, forbidden: list[Path], not_forbidden: list[Path
     return positives, negatives
 
 
-def measure(devset: Path) -> None:
-    """The blind rounds, caught or flagged by the default rulebook without and with the model."""
+def measure(devset: Path, model: Path) -> None:
+    """The blind rounds, caught or flagged by the default rulebook reading with `model`: by its
+    listed phrases, and with the model too."""
     from qcpipe.asr.types import Role, Segment, SpeechRegion
-    from qcpipe.scoring import CallInput, load_rulebook, score_call
+    from qcpipe.scoring import DEFAULT_RULEBOOK, CallInput, parse_rulebook, score_call
 
-    with_model = load_rulebook()
+    rules = yaml.safe_load(DEFAULT_RULEBOOK.read_text(encoding="utf-8"))
+    for check in rules["checks"]:
+        if check["id"] == "forbidden_phrase":
+            check["meaning"]["model"] = str(model.resolve())
+    with_model = parse_rulebook(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False))
     data = yaml.safe_load(devset.read_text(encoding="utf-8"))
 
     def findings(text: str) -> list:
@@ -113,7 +118,7 @@ def main() -> None:
     args.out.write_text(model.to_json() + "\n", encoding="utf-8")
     print(f"{args.out}: {len(model.weights)} weights from {len(positives)} 禁语 and {len(negatives)} other lines")
     if args.measure:
-        measure(args.devset)
+        measure(args.devset, args.out)
 
 
 if __name__ == "__main__":
