@@ -99,6 +99,7 @@ class Settings:
     lost_speech_s: float = 2.0
     encode_padding_s: float = 30.0  # padding encoded after each window's audio (30 s = Whisper's own)
     restrict_vocabulary: bool = True  # decode with the tokens Chinese is written with only
+    reread_script: bool = True  # stretches that sound like a rulebook phrase are scored as it too
     # Where calls are transcribed: "local" (threads of this process) or "ray" (the workers of a
     # Ray cluster at `ray_address`: "auto", "HOST:PORT", or unset to start Ray on this machine),
     # each Ray worker on `ray_cpus_per_worker` cores when on CPU. The run itself stays here.

@@ -28,8 +28,9 @@ benchmarks the qcpipe checked out at /tmp/before. The database is then read with
     python scripts/bench_robustness.py --cost [--calls N] [--variants clean,crosstalk-c2a-15]
 
 --cost measures what the robustness steps cost instead: the same calls transcribed in one
-process with them on (leak removal, the room left out, lost speech decoded again) and off
-(the plain pipeline), alternately, and the ratio of the wall times.
+process with them off (the plain pipeline), on (leak removal, the room left out, lost and
+looped speech decoded again), and on with the default rulebook's script read again, in
+rotating order, and the ratios of the wall times.
 
 Rows are printed as each variant finishes (and the JSON rewritten), then the whole table.
 """
@@ -246,28 +247,38 @@ def _qcpipe_location() -> str:
 
 
 def measure_cost(corpus: Path, call_ids: list[str], variants: list[str], workdir: Path) -> None:
-    """Transcription wall time with the robustness steps on and off, same calls, same process."""
+    """Transcription wall time plain, with the robustness steps, and with them and the default
+    rulebook's script read again: same calls, same process."""
     from dataclasses import replace
 
     from qcpipe.asr import AsrOptions, Transcriber, load_audio
     from qcpipe.config import default_models_dir
+    from qcpipe.configs import default_rulebook
+    from qcpipe.scoring import load_rulebook
 
-    on = Transcriber(AsrOptions(), default_models_dir())
-    off = Transcriber(replace(AsrOptions(), remove_crosstalk=False, background_below_db=0, lost_speech_s=0),
-                      default_models_dir())
+    script = load_rulebook(default_rulebook()).script_phrases()
+    transcribers = {
+        "plain": Transcriber(replace(AsrOptions(), remove_crosstalk=False, background_below_db=0, lost_speech_s=0),
+                             default_models_dir()),
+        "robust": Transcriber(AsrOptions(), default_models_dir()),
+        "script": Transcriber(AsrOptions(script_phrases=script), default_models_dir()),
+    }
+    names = list(transcribers)
     for variant in variants:
         folder = degrade_corpus(corpus, workdir / variant, variant, call_ids)
         audio = [load_audio(path) for path in sorted((folder / "audio").iterdir())]
-        seconds = {"on": 0.0, "off": 0.0}
-        for index, call in enumerate(audio):  # alternate which goes first: the machine is noisy
-            order = (("on", on), ("off", off)) if index % 2 == 0 else (("off", off), ("on", on))
-            for name, transcriber in order:
+        seconds = dict.fromkeys(names, 0.0)
+        for index, call in enumerate(audio):  # rotate which goes first: the machine is noisy
+            for name in names[index % 3:] + names[:index % 3]:
                 started = time.perf_counter()
-                transcriber.transcribe(call)
+                transcribers[name].transcribe(call)
                 seconds[name] += time.perf_counter() - started
         minutes = sum(call.duration for call in audio) / 60
-        print(f"{variant:<18} {len(audio)} calls, {minutes:.1f} min of audio: plain {seconds['off']:.1f} s, "
-              f"with the robustness steps {seconds['on']:.1f} s, ratio {seconds['on'] / seconds['off']:.2f}", flush=True)
+        print(f"{variant:<18} {len(audio)} calls, {minutes:.1f} min of audio: plain {seconds['plain']:.1f} s, "
+              f"with the robustness steps {seconds['robust']:.1f} s (ratio {seconds['robust'] / seconds['plain']:.2f}), "
+              f"and the script read again {seconds['script']:.1f} s "
+              f"(ratio {seconds['script'] / seconds['plain']:.2f}; {seconds['script'] / seconds['robust']:.2f} "
+              f"of the robustness steps alone)", flush=True)
 
 
 def main() -> None:

@@ -5,6 +5,10 @@
 - Known hallucinations: trained on subtitled video, Whisper fills silence and line noise with
   credits and "like and subscribe" lines. They are never what an agent said and must never
   reach a quality check.
+- Loops: in noise (a room's voices under the agent) Whisper's decoder can fall into repeating
+  text, often a line from earlier in the window, in place of what was said there
+  (感谢您的来电，再见 heard as 请您提供一下保单号。请您提供一下保单号。请您提供一下保单号。).
+  `loops` tells the transcriber which stretches to decode again on their own.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ _HALLUCINATIONS = [
 ]
 _HALLUCINATION_RE = re.compile("|".join(f"(?:{p})" for p in _HALLUCINATIONS), re.IGNORECASE)
 _PUNCT_SPACE = re.compile(r"[\s\W_]+", re.UNICODE)
+# A stretch of at least this many characters said twice in a row is a loop. People do repeat
+# short words (好的好的, 对对对, 喂您好喂您好); a repeated line of four or more characters is
+# rare in speech and the mark of Whisper's repetition loops. A real repetition costs only a
+# second decoding, which hears it again.
+LOOP_MIN_CHARS = 4
 
 
 @lru_cache(maxsize=1)
@@ -45,3 +54,18 @@ def is_hallucination(text: str) -> bool:
     """True when the whole utterance is a known Whisper silence/noise hallucination."""
     bare = _PUNCT_SPACE.sub("", to_simplified(text))
     return bool(bare) and _HALLUCINATION_RE.fullmatch(bare) is not None
+
+
+def spoken_length(text: str) -> int:
+    """How many characters of `text` are said (punctuation and spaces left out)."""
+    return len(_PUNCT_SPACE.sub("", text))
+
+
+def loops(text: str, min_chars: int = LOOP_MIN_CHARS) -> bool:
+    """True when some stretch of at least `min_chars` characters (punctuation and spaces left
+    out) comes twice in a row: 请您提供一下保单号请您提供一下保单号."""
+    bare = _PUNCT_SPACE.sub("", text)
+    for size in range(min_chars, len(bare) // 2 + 1):
+        if any(bare[i:i + size] == bare[i + size:i + 2 * size] for i in range(len(bare) - 2 * size + 1)):
+            return True
+    return False

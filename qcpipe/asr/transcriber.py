@@ -24,9 +24,15 @@ How a stereo call is transcribed, and why:
    each party's words are cut into utterances wherever the speaker paused:
    the segments later stages quote are turns, not 30-second lumps.
 5. Text is converted to simplified Chinese and known Whisper hallucinations are dropped.
-6. Voiced stretches that decoding returned no words for are decoded again, each on its own,
-   without the previous text as context and with the temperature fallback; what is still not
-   heard is kept as the transcript's `unheard` spans (`voice.unheard`).
+6. Voiced stretches that decoding returned no words for, or only a loop for (a line said
+   twice in a row, or more characters than anyone says in the time: `text.loops`), are decoded
+   again, each on its own, without the previous text as context and with the temperature
+   fallback; what is still not heard is kept as the transcript's `unheard` spans
+   (`voice.unheard`).
+7. Where a stretch of an agent's utterance sounds like one of the center's script phrases
+   (`AsrOptions.script_phrases`) but was written otherwise, the utterance is scored against
+   its audio both ways, and the phrase is written where the model finds it at least as likely
+   (`script`): GSM's 展现您的来遍 is read as the 感谢您的来电 that was said.
 
 Long calls are streamed: the recording is read a block (`BLOCK_S`) at a time, and a block's
 speech is decoded before the next is read; speech running into the next block is carried
@@ -55,8 +61,10 @@ from qcpipe.asr import voice
 from qcpipe.asr.audio import BLOCK_S, SAMPLE_RATE
 from qcpipe.asr.batching import WindowPool
 from qcpipe.asr.crosstalk import remove_crosstalk
+from qcpipe.asr.encoder import without_padding
 from qcpipe.asr.model import resolve_model
-from qcpipe.asr.text import is_hallucination, to_simplified
+from qcpipe.asr.script import NearStretch, near_stretches
+from qcpipe.asr.text import is_hallucination, loops, spoken_length, to_simplified
 from qcpipe.asr.types import AsrOptions, Role, Segment, SpeechRegion, Transcript, Word
 from qcpipe.asr.vocabulary import RESTRICTABLE_LANGUAGES, RemappedTokenizer, restricted_model_files
 from qcpipe.config import ChannelMap
@@ -67,6 +75,14 @@ MAX_CHUNK_S = 30.0
 CARRY_MARGIN_S = 2.0
 # A pause longer than this between two words of one speaker starts a new utterance.
 UTTERANCE_GAP_S = 0.6
+# More characters a second than this in one speech region is not speech but a decoding loop:
+# fast Mandarin is 6-8 (the speech-rate check's limit is 400 a minute), and a region's span
+# includes the voice detector's padding.
+MAX_CHARS_PER_S = 12.0
+# An utterance read again against a script phrase is scored with this much audio around it,
+# and encoded with this much of the padding after it.
+REREAD_MARGIN_S = 0.2
+REREAD_PADDING_S = 2.0
 
 
 def resolve_device(device: str = "auto", compute_type: str = "auto", *, here: bool = True) -> tuple[str, str]:
@@ -212,9 +228,12 @@ class Transcriber:
             for lane, (channel, role) in enumerate(lanes):  # each party on its own (mixing them costs accuracy)
                 lane_regions = [r for r in done if r.lane == lane]
                 lane_words = self._decode_regions(heard, channel, lane_regions, offset)
-                lane_words, lost = self._recover_lost(heard, channel, lane_regions, lane_words, offset)
+                lane_words, looped = self._recover_looped(heard, channel, lane_regions, lane_words, offset)
+                lane_words, lost = self._recover_lost(heard, channel, lane_regions, lane_words, offset, looped)
+                if role is not Role.CUSTOMER:  # the script is the agent's
+                    lane_words = self._reread_script(heard, channel, lane_words, offset)
                 words += lane_words
-                unheard += [SpeechRegion(channel, role, start, end) for start, end in lost]
+                unheard += [SpeechRegion(channel, role, start, end) for start, end in sorted(looped + lost)]
             carry, offset = buffer[:, cut:], offset + cut
         segments = [seg for lane, (channel, role) in enumerate(lanes)
                     for seg in _utterances([w for i, w in words if i == lane], channel, role)]
@@ -238,16 +257,53 @@ class Transcriber:
             return buffer
         return remove_crosstalk(buffer, lanes[0][0], lanes[1][0])[0]
 
+    def _recover_looped(self, buffer: np.ndarray, channel: int, regions: list[_Region],
+                        words: list[tuple[int, Word]], offset: int
+                        ) -> tuple[list[tuple[int, Word]], list[tuple[float, float]]]:
+        """Decode again, on its own, each speech region whose words loop (`_looping`); return
+        the words with each such region's replaced by what it is heard as alone, and the
+        regions (seconds in the recording) that alone are heard as nothing.
+
+        Under a room's voices Whisper base looped over a closing three times in the 64 dev
+        calls (its words replaced by a line from earlier in the window, or by one phrase said
+        over and over), and the closing check charged for a closing that was said. Alone, with
+        no earlier speech in its window to copy, such a region was heard right. (Decoding it
+        with the regions of the same sentence around it, packed, looped again.)"""
+        if self.options.lost_speech_s <= 0 or not regions:
+            return words, []
+        spans = [((offset + r.start) / SAMPLE_RATE, (offset + r.end) / SAMPLE_RATE) for r in regions]
+        starts = [start for start, _ in spans]
+        by_region: list[list[int]] = [[] for _ in regions]  # word indices, by the region holding their midpoint
+        for index, (_, word) in enumerate(words):
+            at = bisect.bisect_right(starts, (word.start + word.end) / 2) - 1
+            if at >= 0:
+                by_region[at].append(index)
+        replaced: set[int] = set()
+        found: list[tuple[int, Word]] = []
+        unheard: list[tuple[float, float]] = []
+        for region, (start, end), indices in zip(regions, spans, by_region):
+            if not _looping([words[i][1] for i in indices], end - start):
+                continue
+            again = self._decode_alone(buffer[channel, region.start:region.end], region.lane, start)
+            replaced.update(indices)
+            found += again
+            if not again:
+                unheard.append((round(start, 3), round(end, 3)))
+        if not replaced:
+            return words, []
+        return [w for i, w in enumerate(words) if i not in replaced] + found, unheard
+
     def _recover_lost(self, buffer: np.ndarray, channel: int, regions: list[_Region],
-                      words: list[tuple[int, Word]], offset: int
+                      words: list[tuple[int, Word]], offset: int, known: list[tuple[float, float]]
                       ) -> tuple[list[tuple[int, Word]], list[tuple[float, float]]]:
-        """Decode again, one by one, the voiced stretches no word was recognised in; return
-        all the words and the stretches (seconds in the recording) still not heard."""
+        """Decode again, one by one, the voiced stretches no word was recognised in (outside
+        the stretches `known` to be unheard already); return all the words and the stretches
+        (seconds in the recording) still not heard."""
         minimum = self.options.lost_speech_s
         if minimum <= 0 or not regions:
             return words, []
         spans = [((offset + r.start) / SAMPLE_RATE, (offset + r.end) / SAMPLE_RATE) for r in regions]
-        lost = voice.unheard(spans, [(w.start, w.end) for _, w in words], minimum)
+        lost = voice.unheard(spans, [(w.start, w.end) for _, w in words] + list(known), minimum)
         if not lost:
             return words, []
         lane = regions[0].lane
@@ -258,6 +314,48 @@ class Transcriber:
             found += self._decode_alone(buffer[channel, first:last], lane, (offset + first) / SAMPLE_RATE)
         words = words + found
         return words, voice.unheard(lost, [(w.start, w.end) for _, w in found], minimum)
+
+    def _reread_script(self, buffer: np.ndarray, channel: int, words: list[tuple[int, Word]],
+                       offset: int) -> list[tuple[int, Word]]:
+        """The words, with each stretch that sounds like a script phrase (`script`) written as
+        the phrase where the model finds the utterance at least as likely so."""
+        phrases = self.options.script_phrases
+        if not phrases or not words:
+            return words
+        lane = words[0][0]
+        kept: list[Word] = []
+        for group in _word_groups([w for _, w in words]):
+            text = "".join(w.text for w in group)
+            stretches = near_stretches(text, phrases)
+            if not stretches or group[-1].end - group[0].start > MAX_CHUNK_S - 2 * REREAD_MARGIN_S:
+                kept += group
+                continue
+            first = max(0, int((group[0].start - REREAD_MARGIN_S) * SAMPLE_RATE) - offset)
+            last = min(buffer.shape[1], int((group[-1].end + REREAD_MARGIN_S) * SAMPLE_RATE) - offset)
+            heard, *candidates = self._log_likelihoods(buffer[channel, first:last],
+                                                       [text] + [s.applied_to(text) for s in stretches])
+            taken = [(s, score) for s, score in zip(stretches, candidates) if score >= heard]
+            kept += _rewritten(group, taken) if taken else group
+        return [(lane, w) for w in kept]
+
+    def _log_likelihoods(self, samples: np.ndarray, texts: list[str]) -> list[float]:
+        """How likely the model finds each text as the transcript of `samples` (≤30 s): the sum
+        of its tokens' log-probabilities, each token given the audio and the tokens before it."""
+        from faster_whisper import WhisperModel
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        features = self._model.feature_extractor(samples.astype(np.float32, copy=False))
+        frames = min(features.shape[-1], self._model.feature_extractor.nb_max_frames)
+        # Both readings are scored on one encoding, of the utterance and 2 s of padding
+        # (`encoder`): a few hundredths of a second, where one padded to 30 s takes 0.8 s.
+        encoded = WhisperModel.encode(self._model, without_padding(pad_or_trim(features), REREAD_PADDING_S))
+        tokenizer = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=self.options.language)
+        scores = []
+        for text in texts:
+            (result,) = self._model.model.align(encoded, tokenizer.sot_sequence, [tokenizer.encode(text)], frames)
+            scores.append(float(sum(np.log(np.maximum(result.text_token_probs, 1e-9)))))
+        return scores
 
     def _decode_alone(self, samples: np.ndarray, lane: int, at: float) -> list[tuple[int, Word]]:
         """One stretch decoded on its own: no earlier text as context, Whisper's temperature
@@ -351,6 +449,12 @@ class Transcriber:
         return words
 
 
+def _looping(words: list[Word], seconds: float) -> bool:
+    """Whether the words heard in one speech region of `seconds` are a decoding loop."""
+    text = "".join(w.text for w in words)
+    return loops(text) or spoken_length(text) > MAX_CHARS_PER_S * max(seconds, 1.0)
+
+
 def _with_last(blocks: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
     """Each block with whether it is the last (one block of look-ahead)."""
     previous = None
@@ -381,15 +485,47 @@ def _safe_cut(regions: list[_Region], length: int) -> int:
         cut = min(spanning)
 
 
-def _utterances(words: list[Word], channel: int, role: Role) -> list[Segment]:
-    """One lane's words cut into utterances wherever the speaker paused."""
+def _word_groups(words: list[Word]) -> list[list[Word]]:
+    """One lane's words, in time order, cut wherever the speaker paused."""
     groups: list[list[Word]] = []
     for word in sorted(words, key=lambda w: w.start):
         if groups and word.start - groups[-1][-1].end <= UTTERANCE_GAP_S:
             groups[-1].append(word)
         else:
             groups.append([word])
-    return [seg for group in groups if (seg := _segment(group, channel, role)) is not None]
+    return groups
+
+
+def _utterances(words: list[Word], channel: int, role: Role) -> list[Segment]:
+    """One lane's words cut into utterances wherever the speaker paused."""
+    return [seg for group in _word_groups(words) if (seg := _segment(group, channel, role)) is not None]
+
+
+def _rewritten(words: list[Word], stretches: list[tuple[NearStretch, float]]) -> list[Word]:
+    """`words` with the characters of each stretch (positions in their joined text, none
+    overlapping) replaced by its phrase: the words it touches become one word, timed from the
+    first's start to the last's end, with the lowest of their probabilities (it was heard
+    poorly, whatever it is read as)."""
+    bounds, at = [], 0
+    for word in words:
+        bounds.append((at, at + len(word.text)))
+        at += len(word.text)
+    result: list[Word] = []
+    index = 0
+    for stretch, _score in sorted(stretches, key=lambda taken: taken[0].start):
+        while index < len(words) and bounds[index][1] <= stretch.start:
+            result.append(words[index])
+            index += 1
+        touched = [i for i in range(index, len(words)) if bounds[i][0] < stretch.end]
+        if not touched:
+            continue
+        first, last = touched[0], touched[-1]
+        text = (words[first].text[:stretch.start - bounds[first][0]] + stretch.phrase
+                + words[last].text[stretch.end - bounds[last][0]:])
+        probability = min(words[i].probability for i in touched)
+        result.append(Word(text, words[first].start, words[last].end, probability))
+        index = last + 1
+    return result + words[index:]
 
 
 def _lanes(path: Path, channels: int, channel_map: ChannelMap) -> list[tuple[int, Role]]:

@@ -111,6 +111,11 @@ class AsrOptions:
         is 1.17× faster (99.0 s → 84.6 s), CER 12.23 % → 12.25 % (the naive loop: 12.32 %),
         eval micro-F1 1.000 both ways. False decodes with the full vocabulary, as transcripts
         made before the setting were.
+    script_phrases: the wordings of the center's script (the rulebook's phrases an agent is to
+        say, `Rulebook.script_phrases`). A stretch of an agent's or customer's utterance that
+        sounds like one is scored against the audio as heard and as the phrase, and the phrase
+        is written where the model finds it at least as likely (`qcpipe.asr.script`). Empty:
+        nothing is read again, as transcripts were made before the setting existed.
     hotwords / initial_prompt: vocabulary biasing for the decoder (brand names, product terms).
         Off by default: the script phrases as hotwords made Whisper base worse on the dev
         corpus (CER 12.34 % → 16.42 %, half the speed, micro-F1 0.981; scripts/bench_asr.py).
@@ -134,6 +139,7 @@ class AsrOptions:
     restrict_vocabulary: bool = True
     hotwords: str | None = None
     initial_prompt: str | None = None
+    script_phrases: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """Identifies the recognition settings that change the text (not the device used)."""
@@ -145,7 +151,20 @@ class AsrOptions:
         if not self.restrict_vocabulary:
             # The full vocabulary, as every transcript was made before the setting existed.
             del relevant["restrict_vocabulary"]
+        if self.script_phrases:
+            relevant["script_phrases"] = sorted(self.script_phrases)
+        else:  # nothing read again, as every transcript was made before the setting existed
+            del relevant["script_phrases"]
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+    def recorded(self) -> dict:
+        """The options as stored with each call: the script's phrases (hundreds of wordings,
+        the same for every call of a run) by their count and digest."""
+        options = asdict(self)
+        if self.script_phrases:
+            digest = hashlib.sha256("\n".join(sorted(self.script_phrases)).encode()).hexdigest()[:16]
+            options["script_phrases"] = f"{len(self.script_phrases)} phrases, sha256 {digest}"
+        return options
 
 
 @dataclass(frozen=True)

@@ -430,9 +430,10 @@ def _release_claims(run: _Run) -> None:
         log.warning("could not release this run's call claims", exc_info=True)
 
 
-def asr_options(settings: Settings) -> AsrOptions:
+def asr_options(settings: Settings, rulebook: Rulebook | None = None) -> AsrOptions:
     """The recognition settings of a run, with "auto" device and precision resolved ("auto" as
-    this machine would; with Ray workers, `--device cuda` is their GPUs, not this machine's)."""
+    this machine would; with Ray workers, `--device cuda` is their GPUs, not this machine's);
+    with a `rulebook`, its script phrases to read again (`[asr] reread_script`)."""
     device, compute_type = resolve_device(settings.device, settings.compute_type, here=settings.executor == "local")
     return AsrOptions(
         model=settings.model,
@@ -448,6 +449,7 @@ def asr_options(settings: Settings) -> AsrOptions:
         lost_speech_s=settings.lost_speech_s,
         encode_padding_s=settings.encode_padding_s,
         restrict_vocabulary=settings.restrict_vocabulary,
+        script_phrases=rulebook.script_phrases() if rulebook is not None and settings.reread_script else (),
     )
 
 
@@ -465,7 +467,7 @@ def transcribe_sources(
     """`qcpipe run`: transcribe the calls with the configured model into the database, and score them.
     The calls are transcribed by this process's threads, or by a Ray cluster's workers
     (`settings.executor`)."""
-    options = asr_options(settings)
+    options = asr_options(settings, rulebook)
     workers = settings.workers or default_workers()
     executor: CallExecutor | None = None
     if settings.executor == "ray":

@@ -5,7 +5,7 @@ Each function works inside the caller's transaction: one call, all or nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ def save_transcript(
     call.roles_known = transcript.roles_known
     call.model = transcript.options.model
     call.asr_fingerprint = transcript.options.fingerprint()
-    call.asr_options = asdict(transcript.options)
+    call.asr_options = transcript.options.recorded()
     call.decode_s, call.asr_s = round(timings.decode_s, 3), round(timings.asr_s, 3)
     call.segments = [
         Segment(

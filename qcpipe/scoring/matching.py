@@ -253,6 +253,10 @@ class PhraseMatcher:
         threshold = min(self.settings.char_threshold, self.settings.pinyin_threshold)
         return int((1 - threshold) * 2 * len(wording.chars) + 1e-9)
 
+    def wordings(self) -> tuple[str, ...]:
+        """Every wording of the phrases, normalised (gapped wordings left out)."""
+        return tuple(w.chars for w in self._wordings)
+
     def heard(self, texts: Sequence[tuple[int, str]]) -> HeardText:
         return HeardText.of(texts, self._coder)
 

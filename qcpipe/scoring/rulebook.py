@@ -15,6 +15,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import ConfigDict, Field, ValidationError
 
+from qcpipe.asr.types import Role
 from qcpipe.configs import default_rulebook
 from qcpipe.scoring.matchers import KINDS, ParseContext, RuleKind
 from qcpipe.scoring.normalize import PinyinCoder
@@ -59,6 +60,15 @@ class Rulebook:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+    def script_phrases(self, min_chars: int = 4) -> tuple[str, ...]:
+        """The wordings (normalised, `min_chars` or longer) of the lines the agent is to say:
+        the phrase lists of every check but 禁语. ASR reads a stretch that sounds like one
+        again against the audio (`AsrOptions.script_phrases`)."""
+        found = {wording for rule in self.rules if rule.matcher.script
+                 for role, matcher in rule.matcher.phrase_lists().values() if role is Role.AGENT
+                 for wording in matcher.wordings() if len(wording) >= min_chars}
+        return tuple(sorted(found))
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

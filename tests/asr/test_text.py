@@ -1,8 +1,8 @@
-"""Script normalisation and the hallucination filter."""
+"""Script normalisation, the hallucination filter and the mark of a decoding loop."""
 
 import pytest
 
-from qcpipe.asr.text import is_hallucination, to_simplified
+from qcpipe.asr.text import is_hallucination, loops, spoken_length, to_simplified
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,33 @@ def test_known_whisper_hallucinations_are_recognised(text: str) -> None:
 )
 def test_real_call_speech_is_kept(text: str) -> None:
     assert not is_hallucination(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请您提供一下保单号。请您提供一下保单号。请您提供一下保单号。",  # a line from earlier, over and over
+        "收藏,请您收藏,我帮您收藏,我帮您收藏,",
+        "一下保单号,请您提供一下保单号,请您提供",  # the repeat need not start at a sentence
+    ],
+)
+def test_a_line_said_twice_in_a_row_is_a_loop(text: str) -> None:
+    assert loops(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "好的好的，对对对，嗯嗯",  # people repeat short words
+        "喂，您好，喂，您好",
+        "感谢您的来电，祝您生活愉快，再见！",
+        "请您提供一下保单号。好的，保单号是多少？",  # the same words again, but not back to back
+        "",
+    ],
+)
+def test_ordinary_speech_is_no_loop(text: str) -> None:
+    assert not loops(text)
+
+
+def test_spoken_length_leaves_out_punctuation_and_spaces() -> None:
+    assert spoken_length("好的， 请稍等。") == 5

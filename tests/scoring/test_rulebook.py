@@ -64,6 +64,16 @@ checks:
 """
 
 
+def test_the_script_is_what_the_agent_is_to_say_never_a_forbidden_phrase(rulebook):
+    script = rulebook.script_phrases()
+    assert {"感谢您的来电", "请您稍等片刻", "欢迎致电", "给您带来不便"} <= set(script)
+    forbidden = {w for rule in rulebook.rules if rule.kind == "forbidden_phrases"
+                 for _, matcher in rule.matcher.phrase_lists().values() for w in matcher.wordings()}
+    assert forbidden and not forbidden & set(script)
+    assert min(map(len, script)) >= 4 and "您好" not in script  # short phrases sound like too much
+    assert list(script) == sorted(set(script))
+
+
 def test_a_valid_mini_rulebook(mini_rulebook):
     book = mini_rulebook(GREETING)
     (rule,) = book.rules

@@ -83,6 +83,9 @@ class RuleKind:
     name: ClassVar[str] = ""
     spec: ClassVar[type[CheckSpec]]  # the kind's fields: `kind: Literal["<name>"]` and its own, documented
     needs_roles: ClassVar[bool] = True  # only the agent's words can cost the agent
+    # Its phrases are lines the role is to say (a script), which ASR may read again against the
+    # audio where it heard something that sounds like one (`qcpipe.asr.script`). Not 禁语.
+    script: ClassVar[bool] = True
 
     @classmethod
     def from_spec(cls, spec: CheckSpec, context: ParseContext) -> RuleKind:

@@ -93,6 +93,7 @@ class ForbiddenPhrases(RuleKind):
     """
 
     spec = ForbiddenPhrasesSpec
+    script = False  # never read a stretch again as a 禁语
 
     def __init__(self, role: Role, matcher: PhraseMatcher, meaning: MeaningSpec | None = None) -> None:
         self.role = role

@@ -1,0 +1,61 @@
+"""Which stretches of an utterance sound like a script phrase (`qcpipe.asr.script`)."""
+
+from __future__ import annotations
+
+from qcpipe.asr.script import near_stretches
+from qcpipe.asr.types import AsrOptions
+from qcpipe.config import Settings
+from qcpipe.pipeline import asr_options
+
+CLOSING = ("感谢您的来电", "祝您生活愉快")
+
+
+def test_a_misheard_closing_is_near_its_phrase() -> None:
+    (stretch,) = near_stretches("展现您的来遍,再见!", CLOSING)
+    assert (stretch.start, stretch.end, stretch.phrase) == (0, 6, "感谢您的来电")
+    assert stretch.applied_to("展现您的来遍,再见!") == "感谢您的来电,再见!"
+    assert 0.6 <= stretch.similarity < 1
+
+
+def test_positions_count_punctuation_and_a_stretch_may_span_it() -> None:
+    (stretch,) = near_stretches("好的,展现您的来遍再见", CLOSING)
+    assert "好的,展现您的来遍再见"[stretch.start:stretch.end] == "展现您的来遍"
+    (across,) = near_stretches("展现您,的来遍", CLOSING)
+    assert across.applied_to("展现您,的来遍") == "感谢您的来电"
+
+
+def test_a_phrase_said_as_written_or_nothing_like_it_gives_no_stretch() -> None:
+    assert near_stretches("感谢您的来电,再见!", CLOSING) == []
+    assert near_stretches("好了,就这样吧", CLOSING) == []
+    assert near_stretches("", CLOSING) == []
+
+
+def test_short_phrases_are_never_read_again() -> None:
+    # 2-3 characters sound like too many things (您好 ~ 你好 ~ 与好)
+    assert near_stretches("与好,欢迎致电", ("您好", "再见")) == []
+
+
+def test_overlapping_stretches_keep_the_closest() -> None:
+    stretches = near_stretches("展现您的来遍", ("感谢您的来电", "感谢您的耐心"))
+    assert [s.phrase for s in stretches] == ["感谢您的来电"]
+
+
+def test_reading_nothing_again_keeps_the_fingerprint_and_a_script_is_part_of_it() -> None:
+    """Transcripts stored before the setting read nothing again: they keep their fingerprint.
+    A script changes what is written, so it is another fingerprint, whatever its order."""
+    plain = AsrOptions()
+    with_script = AsrOptions(script_phrases=CLOSING)
+    assert plain.fingerprint() != with_script.fingerprint()
+    assert with_script.fingerprint() == AsrOptions(script_phrases=CLOSING[::-1]).fingerprint()
+
+
+def test_the_script_is_stored_with_a_call_by_count_and_digest() -> None:
+    recorded = AsrOptions(script_phrases=CLOSING).recorded()
+    assert recorded["script_phrases"].startswith("2 phrases, sha256 ")
+    assert AsrOptions().recorded()["script_phrases"] == ()
+
+
+def test_a_run_reads_its_rulebooks_script_again_unless_switched_off(rulebook) -> None:
+    assert asr_options(Settings(device="cpu"), rulebook).script_phrases == rulebook.script_phrases()
+    assert asr_options(Settings(device="cpu", reread_script=False), rulebook).script_phrases == ()
+    assert asr_options(Settings(device="cpu")).script_phrases == ()
