@@ -33,6 +33,7 @@ from tests.helpers.databases import (
 )
 from tests.helpers.dev_run import DEV_FIXTURES, DevCorpusRun
 from tests.helpers.paths import DEV_CORPUS, REPO
+from tests.helpers.transcribers import reading_script
 
 BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -78,6 +79,12 @@ def transcriber() -> Transcriber:
 def rulebook() -> Rulebook:
     """The default rulebook, as shipped (configs/rules/default.yaml)."""
     return load_rulebook(REPO / "configs" / "rules" / "default.yaml")
+
+
+@pytest.fixture(scope="session")
+def run_transcriber(transcriber: Transcriber, rulebook: Rulebook) -> Transcriber:
+    """The session's model as `qcpipe run` uses it with the default rulebook: reading its script."""
+    return reading_script(transcriber, rulebook.script_phrases())
 
 
 @pytest.fixture(params=BACKENDS)

@@ -326,15 +326,23 @@ class Transcriber:
         kept: list[Word] = []
         for group in _word_groups([w for _, w in words]):
             text = "".join(w.text for w in group)
-            stretches = near_stretches(text, phrases)
-            if not stretches or group[-1].end - group[0].start > MAX_CHUNK_S - 2 * REREAD_MARGIN_S:
+            places = near_stretches(text, phrases)
+            if not places or group[-1].end - group[0].start > MAX_CHUNK_S - 2 * REREAD_MARGIN_S:
                 kept += group
                 continue
             first = max(0, int((group[0].start - REREAD_MARGIN_S) * SAMPLE_RATE) - offset)
             last = min(buffer.shape[1], int((group[-1].end + REREAD_MARGIN_S) * SAMPLE_RATE) - offset)
-            heard, *candidates = self._log_likelihoods(buffer[channel, first:last],
-                                                       [text] + [s.applied_to(text) for s in stretches])
-            taken = [(s, score) for s, score in zip(stretches, candidates) if score >= heard]
+            readings: dict[str, NearStretch] = {}  # phrases that read the same (有什么可以帮您 in 请问…) once
+            for stretch in (stretch for place in places for stretch in place):
+                readings.setdefault(stretch.applied_to(text), stretch)
+            stretches = list(readings.values())
+            heard, *scores = self._log_likelihoods(buffer[channel, first:last], [text, *readings])
+            # At each place the phrase the model finds likeliest, if at least as likely as what
+            # was heard; places taken in order of that gain, none overlapping another taken.
+            taken: list[tuple[NearStretch, float]] = []
+            for stretch, score in sorted(zip(stretches, scores), key=lambda pair: -pair[1]):
+                if score >= heard and not any(stretch.overlaps(other) for other, _ in taken):
+                    taken.append((stretch, score))
             kept += _rewritten(group, taken) if taken else group
         return [(lane, w) for w in kept]
 

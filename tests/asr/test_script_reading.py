@@ -16,6 +16,7 @@ from qcpipe.asr import Role, load_audio
 from qcpipe.asr.transcriber import Transcriber
 from qcpipe.scoring import CallInput, score_call
 from tests.helpers.paths import DEV_CORPUS
+from tests.helpers.transcribers import reading_script
 
 pytestmark = pytest.mark.asr
 
@@ -36,21 +37,12 @@ def closing_misheard(monkeypatch):
     monkeypatch.setattr(Transcriber, "_decode_regions", first_pass)
 
 
-def transcriber_with(transcriber: Transcriber, phrases: tuple[str, ...]) -> Transcriber:
-    """The session's loaded model, with other script phrases (a shallow copy: same weights)."""
-    other = object.__new__(Transcriber)
-    other.__dict__.update(transcriber.__dict__)
-    other.options = replace(transcriber.options, script_phrases=phrases)
-    return other
-
-
 def agent_closing(transcript) -> str:
     return next(s.text for s in reversed(transcript.segments) if s.role is Role.AGENT)
 
 
-def test_a_misheard_script_phrase_is_read_as_said(closing_misheard, transcriber, rulebook):
-    reading = transcriber_with(transcriber, rulebook.script_phrases())
-    transcript = reading.transcribe(load_audio(CALL))
+def test_a_misheard_script_phrase_is_read_as_said(closing_misheard, run_transcriber, rulebook):
+    transcript = run_transcriber.transcribe(load_audio(CALL))
     closing = agent_closing(transcript)
     assert "感谢您的来电" in closing and "展现" not in closing
     result = score_call(CallInput.from_transcript("D110001", transcript, 20.0), rulebook)
@@ -58,7 +50,7 @@ def test_a_misheard_script_phrase_is_read_as_said(closing_misheard, transcriber,
 
 
 def test_without_the_script_the_closing_stays_as_misheard(closing_misheard, transcriber, rulebook):
-    transcript = transcriber_with(transcriber, ()).transcribe(load_audio(CALL))
+    transcript = reading_script(transcriber, ()).transcribe(load_audio(CALL))
     assert "展现您的来遍" in agent_closing(transcript)
     result = score_call(CallInput.from_transcript("D110001", transcript, 20.0), rulebook)
     (finding,) = [f for f in result.findings if f.rule_id == "closing"]
@@ -68,7 +60,7 @@ def test_without_the_script_the_closing_stays_as_misheard(closing_misheard, tran
 def test_a_phrase_that_sounds_close_but_was_not_said_is_not_written(closing_misheard, transcriber):
     # 感谢您的耐心 is as close in sound to 展现您的来遍 as 感谢您的来电 (the same 4 of 6
     # syllables), but the audio says 来电
-    transcript = transcriber_with(transcriber, ("感谢您的耐心",)).transcribe(load_audio(CALL))
+    transcript = reading_script(transcriber, ("感谢您的耐心",)).transcribe(load_audio(CALL))
     assert "耐心" not in agent_closing(transcript)
 
 
@@ -82,5 +74,5 @@ def test_the_customer_is_not_read_against_the_agents_script(monkeypatch, transcr
 
     monkeypatch.setattr(Transcriber, "_log_likelihoods", spied)
     # the customer says 没有了，谢谢。: as close to this phrase as a stretch gets
-    transcriber_with(transcriber, ("没有了谢谢您",)).transcribe(load_audio(CALL))
+    reading_script(transcriber, ("没有了谢谢您",)).transcribe(load_audio(CALL))
     assert scored == []

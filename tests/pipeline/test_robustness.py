@@ -28,14 +28,14 @@ VIOLATING_CALL = "D110011"  # a 服务禁语 and an unannounced hold: one presen
 
 
 @pytest.fixture(scope="module", params=available_variants())
-def variant_results(request, tmp_path_factory, transcriber):
+def variant_results(request, tmp_path_factory, run_transcriber):
     """(variant, violations by call, uncertain findings, not-applicable checks) of the two calls."""
     variant = request.param
     folder = degrade_corpus(DEV_CORPUS, tmp_path_factory.mktemp(variant), variant, [CLEAN_CALL, VIOLATING_CALL])
     database = open_database(f"sqlite:///{folder / 'qcpipe.db'}")
     try:
-        summary = run_batch(read_manifest(folder / "calls.csv"), database, lambda: transcriber,
-                            asr_fingerprint=transcriber.options.fingerprint(), workers=transcriber.workers,
+        summary = run_batch(read_manifest(folder / "calls.csv"), database, lambda: run_transcriber,
+                            asr_fingerprint=run_transcriber.options.fingerprint(), workers=run_transcriber.workers,
                             rulebook=load_rulebook())
         assert summary.failed == 0, summary.failures
         with database.session() as session:
