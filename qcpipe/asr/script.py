@@ -1,9 +1,9 @@
 """Script phrases heard as near-homophones, read again against the audio.
 
 Through a narrowband codec or a noisy room Whisper base writes a center's own script with
-sounds that are close but wrong: 感谢您的来电 as 展现您的来遍, 请问有什么可以帮您 as 请问有什么可疑邦高.
-The scoring stage then finds the phrase missing, and the agent is charged, or a monitor must
-listen, for a phrase that was said.
+sounds that are close but wrong: 感谢您的来电 as 展现您的来遍, 让您久等了 as 您就等了. Where
+that is more than half a syllable off, the scoring stage finds the phrase missing, and the
+agent is charged, or a monitor must listen, for a phrase that was said.
 
 What was heard is a guess of the decoder's beam search, with earlier speech of the window as
 context. The model can also be asked directly how well a given text fits the audio: the
@@ -12,8 +12,8 @@ of an utterance sounds like a script phrase (`near_stretches`), the utterance is
 heard and with the stretch replaced by the phrase; the phrase is written only where the model
 finds it at least as likely as what it wrote. That is the model's own judgement on the audio,
 not a guess from the text: on the dev corpus degraded by GSM and room babble, a phrase said
-and misheard scored +2 to +5 nats over what was heard, and a phrase not said, whose nearest
-stretch was as close in sound, scored 14 to 28 nats under it (scripts/bench_robustness.py).
+and misheard scored +2 to +6 nats over what was heard, and a phrase not said, whose nearest
+stretch was close in sound, 14 to 28 nats under it.
 
 Only the script an agent is to say is read again (greetings, closings, apologies, notices),
 never 禁语; and only phrases of `MIN_CHARS` or more, whose sound is specific enough (a 2-3
@@ -31,10 +31,10 @@ from rapidfuzz import fuzz
 
 MIN_CHARS = 4
 # How close in sound (pinyin, 0-1) a stretch must be to a phrase to be read again as it.
-# Script phrases misheard through GSM or a room and read right again were 0.83-1.0 (展现您的来遍
-# for 感谢您的来电 0.83, 要您就等了 for 让您久等了 0.87, 可疑邦尼 for 可以帮你 1.0); the stretches
-# of ordinary agent speech near a phrase by chance were mostly 0.6-0.76 (已经发火 ~ 已经记录 0.74),
-# and scored far under what was heard. Each utterance with a stretch costs one encoder pass.
+# Script phrases misheard through GSM or a room and read right again were 0.83-0.89 (展现您的来遍
+# for 感谢您的来电 0.83, 要您就等了 for 让您久等了 0.87); the stretches of ordinary agent speech
+# near a phrase by chance were mostly 0.6-0.76 (已经发火 ~ 已经记录 0.74), and scored far under
+# what was heard. Each utterance with a stretch costs one encoder pass.
 MIN_SIMILARITY = 0.8
 # A stretch closer than this already sounds like the phrase (感谢您的来遍 0.96, 请问有什么可疑帮您
 # 1.0): the scoring stage's pinyin matching takes it as said, and reading it again would cost
