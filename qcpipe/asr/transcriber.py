@@ -55,7 +55,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from faster_whisper import BatchedInferencePipeline
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
 
 from qcpipe.asr import voice
 from qcpipe.asr.audio import BLOCK_S, SAMPLE_RATE
@@ -181,6 +183,9 @@ class Transcriber:
         if kept is not None:
             self._model.hf_tokenizer = RemappedTokenizer(self._model.hf_tokenizer, kept)
             self._suppress_tokens = self._model.hf_tokenizer.non_speech_tokens()
+        # Reads texts against the audio (`_log_likelihoods`), under the ids the model decodes with.
+        self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe",
+                                    language=options.language)
         self._pool = WindowPool(self._model, options.batch_size) if pooled else None
         if pooled:
             # The workers' numpy work (features, crosstalk) on one BLAS and OpenMP thread each:
@@ -349,16 +354,12 @@ class Transcriber:
     def _log_likelihoods(self, samples: np.ndarray, texts: list[str]) -> list[float]:
         """How likely the model finds each text as the transcript of `samples` (≤30 s): the sum
         of its tokens' log-probabilities, each token given the audio and the tokens before it."""
-        from faster_whisper import WhisperModel
-        from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
-
         features = self._model.feature_extractor(samples.astype(np.float32, copy=False))
         frames = min(features.shape[-1], self._model.feature_extractor.nb_max_frames)
-        # Both readings are scored on one encoding, of the utterance and 2 s of padding
+        # Every reading is scored on one encoding, of the utterance and 2 s of padding
         # (`encoder`): a few hundredths of a second, where one padded to 30 s takes 0.8 s.
         encoded = WhisperModel.encode(self._model, without_padding(pad_or_trim(features), REREAD_PADDING_S))
-        tokenizer = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=self.options.language)
+        tokenizer = self._tokenizer
         scores = []
         for text in texts:
             (result,) = self._model.model.align(encoded, tokenizer.sot_sequence, [tokenizer.encode(text)], frames)
