@@ -276,7 +276,7 @@ class Transcriber:
         with the regions of the same sentence around it, packed, looped again.)"""
         if self.options.lost_speech_s <= 0 or not regions:
             return words, []
-        spans = [((offset + r.start) / SAMPLE_RATE, (offset + r.end) / SAMPLE_RATE) for r in regions]
+        spans = _seconds(regions, offset)
         starts = [start for start, _ in spans]
         by_region: list[list[int]] = [[] for _ in regions]  # word indices, by the region holding their midpoint
         for index, (_, word) in enumerate(words):
@@ -307,7 +307,7 @@ class Transcriber:
         minimum = self.options.lost_speech_s
         if minimum <= 0 or not regions:
             return words, []
-        spans = [((offset + r.start) / SAMPLE_RATE, (offset + r.end) / SAMPLE_RATE) for r in regions]
+        spans = _seconds(regions, offset)
         lost = voice.unheard(spans, [(w.start, w.end) for _, w in words] + list(known), minimum)
         if not lost:
             return words, []
@@ -456,6 +456,11 @@ class Transcriber:
                 start, end = original(raw_word.start), original(raw_word.end)
                 words.append((region.lane, Word(text, start, end, round(raw_word.probability, 4))))
         return words
+
+
+def _seconds(regions: list[_Region], offset: int) -> list[tuple[float, float]]:
+    """Each region's (start, end) in seconds of the recording (`offset`: where the buffer starts)."""
+    return [((offset + r.start) / SAMPLE_RATE, (offset + r.end) / SAMPLE_RATE) for r in regions]
 
 
 def _looping(words: list[Word], seconds: float) -> bool:
