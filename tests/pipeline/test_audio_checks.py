@@ -48,7 +48,7 @@ def _clips() -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory, transcriber):
+def scored(tmp_path_factory, batch_transcriber):
     """The database holding the six clips transcribed and scored, and its findings by clip."""
     folder = tmp_path_factory.mktemp("edits")
     rows = []
@@ -62,8 +62,8 @@ def scored(tmp_path_factory, transcriber):
         writer.writeheader()
         writer.writerows(rows)
     database = open_database(f"sqlite:///{folder / 'qcpipe.db'}")
-    summary = run_batch(read_manifest(folder / "calls.csv"), database, lambda: transcriber,
-                        asr_fingerprint=transcriber.options.fingerprint(), workers=transcriber.workers,
+    summary = run_batch(read_manifest(folder / "calls.csv"), database, lambda: batch_transcriber,
+                        asr_fingerprint=batch_transcriber.options.fingerprint(), workers=batch_transcriber.workers,
                         rulebook=load_rulebook())
     assert summary.failed == 0, summary.failures
     with database.session() as session:

@@ -36,8 +36,8 @@ class _HeardOnce:
 
 
 @pytest.fixture(scope="module")
-def transcriber(transcriber) -> _HeardOnce:
-    return _HeardOnce(transcriber)
+def transcriber(batch_transcriber) -> _HeardOnce:
+    return _HeardOnce(batch_transcriber)
 
 
 def _no_model():
