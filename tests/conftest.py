@@ -80,8 +80,8 @@ def transcriber() -> Transcriber:
 
 @pytest.fixture(scope="session")
 def batch_transcriber() -> Transcriber:
-    """The model as `qcpipe run` loads it for a batch on this machine's cores: calls decoded
-    side by side, one replica each (`workers=2`), for tests that transcribe several calls."""
+    """The model as `qcpipe run` loads it for a batch on a 2-core machine (CI's): two calls
+    decoded side by side, a replica each, for tests that transcribe several calls."""
     return Transcriber(AsrOptions(device="cpu", compute_type="int8"), default_models_dir(), workers=2)
 
 
