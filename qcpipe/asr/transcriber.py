@@ -58,12 +58,13 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from qcpipe.asr import voice
 from qcpipe.asr.audio import BLOCK_S, SAMPLE_RATE
 from qcpipe.asr.batching import WindowPool
 from qcpipe.asr.crosstalk import remove_crosstalk
-from qcpipe.asr.encoder import without_padding
+from qcpipe.asr.encoder import SpeechLengthWhisper, without_padding
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.script import NearStretch, near_stretches
 from qcpipe.asr.text import is_hallucination, loops, spoken_length, to_simplified
@@ -149,8 +150,6 @@ class Transcriber:
     """One loaded Whisper model that turns a recording into a `Transcript`."""
 
     def __init__(self, options: AsrOptions, models_dir: Path, workers: int = 1) -> None:
-        from qcpipe.asr.encoder import SpeechLengthWhisper
-
         self.options = options
         self.workers = max(1, workers)
         if options.restrict_vocabulary and options.language not in RESTRICTABLE_LANGUAGES:
@@ -399,8 +398,6 @@ class Transcriber:
         return voice.own_speech(samples, regions, self.options.background_below_db)
 
     def _speech_regions(self, samples: np.ndarray) -> list[tuple[int, int]]:
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
         vad = VadOptions(
             threshold=self.options.vad_threshold,
             min_silence_duration_ms=self.options.vad_min_silence_ms,
