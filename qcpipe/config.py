@@ -92,6 +92,7 @@ class Settings:
     beam_size: int = 5
     batched: bool | None = None  # None = batched decoding on GPU, sequential on CPU
     batch_size: int = 16
+    gpu_decoders: int = 8  # batches decoding at once on a GPU (asr.batching)
     hotwords: str | None = None
     initial_prompt: str | None = None
     remove_crosstalk: bool = True

@@ -27,7 +27,7 @@ times over (as N times as many calls, each stored on its own) to measure a night
 rather than the model's start. CER and micro-F1 are always those of the first copy.
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
-                                [--repeat 1] [--workers 0] [--batch-size 0]
+                                [--repeat 1] [--workers 0] [--batch-size 0] [--gpu-decoders 0]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy]
 """
@@ -112,7 +112,7 @@ class GpuMemoryPeak:
 
 
 def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-              batch_size: int = 0) -> dict:
+              batch_size: int = 0, gpu_decoders: int = 0) -> dict:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
@@ -120,7 +120,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
     from qcpipe.asr.transcriber import resolve_device
     from qcpipe.config import default_models_dir
 
-    del workers, repeat, batch_size  # the loop a user writes: each call once, one after another
+    del workers, repeat, batch_size, gpu_decoders  # the loop a user writes: each call once, one after another
     device, compute_type = resolve_device(device)
     model = WhisperModel(str(resolve_model("base", default_models_dir())), device=device, compute_type=compute_type)
     started = time.perf_counter()
@@ -136,8 +136,8 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
 
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-               batch_size: int = 0, batched: bool | None = None, hotwords: str | None = None, beam_size: int = 5,
-               encode_padding_s: float = 30.0, restrict_vocabulary: bool = True) -> dict:
+               batch_size: int = 0, gpu_decoders: int = 0, batched: bool | None = None, hotwords: str | None = None,
+               beam_size: int = 5, encode_padding_s: float = 30.0, restrict_vocabulary: bool = True) -> dict:
     from sqlalchemy import select
 
     from qcpipe.config import Settings
@@ -155,7 +155,8 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
         settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, workers=workers, batched=batched,
                             hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s,
                             restrict_vocabulary=restrict_vocabulary,
-                            **({"batch_size": batch_size} if batch_size else {}))
+                            **({"batch_size": batch_size} if batch_size else {}),
+                            **({"gpu_decoders": gpu_decoders} if gpu_decoders else {}))
         database = open_database(settings.db_url)
         started = time.perf_counter()
         finished = 0
@@ -210,6 +211,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="qcpipe variants: `[asr] workers` (0 = the default)")
     parser.add_argument("--batch-size", type=int, default=0,
                         help="qcpipe variants: `[asr] batch_size` (0 = the default)")
+    parser.add_argument("--gpu-decoders", type=int, default=0,
+                        help="qcpipe variants on GPU: `[asr] gpu_decoders` (0 = the default)")
     parser.add_argument("--variants", default="naive,qcpipe,qcpipe-batched",
                         help="comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
@@ -218,7 +221,8 @@ def main() -> None:
 
     if args.variant:  # child process: run one variant, report JSON
         gpu_memory = GpuMemoryPeak(args.device)
-        result = VARIANTS[args.variant](args.corpus, calls, args.device, args.workers, args.repeat, args.batch_size)
+        result = VARIANTS[args.variant](args.corpus, calls, args.device, args.workers, args.repeat, args.batch_size,
+                                           args.gpu_decoders)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["peak_gpu_mb"] = gpu_memory.stop()
         print(json.dumps(result))
@@ -228,7 +232,8 @@ def main() -> None:
     for variant in args.variants.split(","):
         command = [sys.executable, __file__, "--variant", variant, "--corpus", str(args.corpus),
                    "--calls", str(args.calls), "--device", args.device, "--repeat", str(args.repeat),
-                   "--workers", str(args.workers), "--batch-size", str(args.batch_size)]
+                   "--workers", str(args.workers), "--batch-size", str(args.batch_size),
+                   "--gpu-decoders", str(args.gpu_decoders)]
         output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout  # errors show
         results[variant] = json.loads(output.strip().splitlines()[-1])
     base = results[next(iter(results))]

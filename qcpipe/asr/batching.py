@@ -12,6 +12,13 @@ Only the decoding is pooled: each thread still reads, separates and voice-detect
 maps the words back to the recording. Windows decode independently (no previous text, no
 timestamp tokens), and each lane's words are timed on their own, so a lane hears what it would
 have heard alone, up to float rounding on the GPU.
+
+Several decoding threads (`decoders`, each on its own CUDA stream of the one model: CTranslate2's
+`inter_threads`, the weights shared) take batches from the same queue. With one, that thread
+was the cap: on an H100 with 16 cores it spent 73 % of its time inside `generate`, the workers
+waited on it 80 % of theirs, and the GPU was busy a quarter of the time (py-spy, nvidia-smi
+dmon; 108–127× realtime), while four processes of four workers each on the same card together
+made 229×. Eight decoding threads: 234× in one process (scripts/bench_asr.py --gpu-decoders).
 """
 
 from __future__ import annotations
@@ -49,19 +56,27 @@ class PoolCounts:
 
     batches: int = 0
     windows: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, batches: int, windows: int) -> None:
+        with self._lock:  # the pool's threads count into one
+            self.batches += batches
+            self.windows += windows
 
 
 class WindowPool:
-    """The one decoding thread of a model, fed by any number of transcription threads. The
-    thread ends when the pool is dropped (it holds the model, and so its GPU memory)."""
+    """The decoding threads of a model (`decoders` of them, for as many batches at once as the
+    model has replicas), fed by any number of transcription threads. The threads end when the
+    pool is dropped (they hold the model, and so its GPU memory)."""
 
-    def __init__(self, model: WhisperModel, max_windows: int) -> None:
+    def __init__(self, model: WhisperModel, max_windows: int, decoders: int = 1) -> None:
         self.model = model
         self.counts = PoolCounts()
         self._waiting: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        threading.Thread(target=_decode_forever,
-                         args=(self._waiting, BatchedInferencePipeline(model), max(1, max_windows), self.counts),
-                         name="asr-window-pool", daemon=True).start()
+        for number in range(max(1, decoders)):
+            threading.Thread(target=_decode_forever,
+                             args=(self._waiting, BatchedInferencePipeline(model), max(1, max_windows), self.counts),
+                             name=f"asr-window-pool-{number}", daemon=True).start()
         weakref.finalize(self, self._waiting.put, None)
 
     def pipeline(self) -> BatchedInferencePipeline:
@@ -97,11 +112,13 @@ def _next_batch(waiting: queue.SimpleQueue[_Request | None], first: _Request,
 
 def _decode_forever(waiting: queue.SimpleQueue[_Request | None], decoder: BatchedInferencePipeline,
                     max_windows: int, counts: PoolCounts) -> None:
-    """Decode what is waiting, batch after batch, until the pool is dropped (None)."""
+    """Decode what is waiting, batch after batch, until the pool is dropped (None, which is left
+    in the queue for the pool's other threads)."""
     held: _Request | None = None
     while True:
         first = held or waiting.get()
         if first is None:
+            waiting.put(None)
             return
         batch, held = _next_batch(waiting, first, max_windows)
         try:
@@ -111,11 +128,10 @@ def _decode_forever(waiting: queue.SimpleQueue[_Request | None], decoder: Batche
             for request in batch:
                 request.result.set_exception(exc)
             continue
-        counts.batches += 1
+        counts.add(batches=1, windows=sum(len(r.features) for r in batch))
         at = 0
         for request in batch:
             windows = len(request.features)
-            counts.windows += windows
             try:
                 request.result.set_result(_Decoded(decoder.model, outputs[at:at + windows]).forward(
                     request.features, request.tokenizer, request.metadata, request.options))

@@ -167,11 +167,11 @@ class Transcriber:
                 device=options.device,
                 compute_type=options.compute_type,
                 cpu_threads=max(1, cores // self.workers) if options.device == "cpu" else 0,
-                # On a GPU one thread decodes every call's windows (the pool); elsewhere each
-                # worker decodes its own calls on its own replica of the model. (Pooled on a
-                # CPU, one replica's batches ran slower than a replica per core: 10× against
-                # 16× realtime, batched, 16 dev calls on 2 cores.)
-                num_workers=1 if pooled else self.workers,
+                # On a GPU the pool's threads decode every call's windows, each on a replica
+                # (a CUDA stream) of its own; elsewhere each worker decodes its own calls on its
+                # own replica of the model. (Pooled on a CPU, one replica's batches ran slower
+                # than a replica per core: 10× against 16× realtime, batched, 16 dev calls on 2 cores.)
+                num_workers=max(1, options.gpu_decoders) if pooled else self.workers,
                 local_files_only=True,
             )
         except (RuntimeError, ValueError, OSError) as exc:
@@ -185,7 +185,7 @@ class Transcriber:
         # Reads texts against the audio (`_log_likelihoods`), under the ids the model decodes with.
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe",
                                     language=options.language)
-        self._pool = WindowPool(self._model, options.batch_size) if pooled else None
+        self._pool = WindowPool(self._model, options.batch_size, options.gpu_decoders) if pooled else None
         if pooled:
             # The workers' numpy work (features, crosstalk) on one BLAS and OpenMP thread each:
             # with the default of one thread per core in every worker, 8 workers on a 16-core

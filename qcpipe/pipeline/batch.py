@@ -442,6 +442,7 @@ def asr_options(settings: Settings, rulebook: Rulebook | None = None) -> AsrOpti
         beam_size=settings.beam_size,
         batched=device == "cuda" if settings.batched is None else settings.batched,
         batch_size=settings.batch_size,
+        gpu_decoders=settings.gpu_decoders,
         hotwords=settings.hotwords,
         initial_prompt=settings.initial_prompt,
         remove_crosstalk=settings.remove_crosstalk,

@@ -48,12 +48,13 @@ def _words(pipeline: BatchedInferencePipeline, lane: np.ndarray) -> list[tuple[s
     return [(w.word, round(w.start, 2), round(w.end, 2)) for s in segments for w in s.words or ()]
 
 
+@pytest.mark.parametrize("decoders", [1, 2])
 def test_lanes_decoded_at_once_share_batches_and_each_gets_its_own_words(
-    model: WhisperModel, lanes: list[np.ndarray],
+    model: WhisperModel, lanes: list[np.ndarray], decoders: int,
 ) -> None:
     alone = [_words(BatchedInferencePipeline(model), lane) for lane in lanes]
     assert all(alone), "a lane was heard as silence: nothing would be compared"
-    pool = WindowPool(model, max_windows=4)
+    pool = WindowPool(model, max_windows=4, decoders=decoders)
     start = threading.Barrier(len(lanes))
 
     def decode(lane: np.ndarray) -> list[tuple[str, float, float]]:
@@ -64,7 +65,9 @@ def test_lanes_decoded_at_once_share_batches_and_each_gets_its_own_words(
         together = list(threads.map(decode, lanes))
     assert together == alone
     assert pool.counts.windows == len(lanes)
-    assert pool.counts.batches < len(lanes), "no two lanes shared a batch"
+    # Two decoders may each take a lane as it comes; one must wait and gather.
+    if decoders == 1:
+        assert pool.counts.batches < len(lanes), "no two lanes shared a batch"
 
 
 def test_a_batch_that_fails_fails_its_lanes_and_the_pool_goes_on(model: WhisperModel, lanes: list[np.ndarray]) -> None:
@@ -89,16 +92,17 @@ def _tokenizer_and_options(model: WhisperModel) -> tuple:
     return caught[0]
 
 
-def test_a_dropped_pool_ends_its_thread(model: WhisperModel) -> None:
-    def decoding_threads() -> int:
-        return sum(t.name == "asr-window-pool" and t.is_alive() for t in threading.enumerate())
+def test_a_dropped_pool_ends_its_threads(model: WhisperModel) -> None:
+    def decoding_threads() -> set[threading.Thread]:  # other tests' pools may still be ending theirs
+        return {t for t in threading.enumerate() if t.name.startswith("asr-window-pool") and t.is_alive()}
 
     before = decoding_threads()
-    pool = WindowPool(model, max_windows=4)
-    assert decoding_threads() == before + 1
+    pool = WindowPool(model, max_windows=4, decoders=3)
+    own = decoding_threads() - before
+    assert len(own) == 3
     del pool
     gc.collect()
     deadline = time.monotonic() + 5
-    while decoding_threads() > before and time.monotonic() < deadline:
+    while any(t.is_alive() for t in own) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert decoding_threads() == before
+    assert not any(t.is_alive() for t in own)

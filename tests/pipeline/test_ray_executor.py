@@ -237,5 +237,6 @@ def test_a_gpu_asked_for_is_the_ray_workers_not_the_drivers() -> None:
         pytest.skip("this machine has a CUDA device")
     with pytest.raises(ModelError, match="no CUDA device"):
         asr_options(Settings(device="cuda"))  # the local path decodes here: there must be one here
-    on_the_cluster = asr_options(Settings(device="cuda", executor="ray"))
+    on_the_cluster = asr_options(Settings(device="cuda", executor="ray", gpu_decoders=3))
     assert (on_the_cluster.device, on_the_cluster.compute_type, on_the_cluster.batched) == ("cuda", "float16", True)
+    assert on_the_cluster.gpu_decoders == 3  # the workers' pools decode that many batches at once
