@@ -131,6 +131,8 @@ class Settings:
         if self.encode_padding_s < 0:
             raise ConfigError(f"encode_padding_s {self.encode_padding_s}: seconds of padding, 0 or more "
                               "(30 encodes every window padded to 30 s, as Whisper does)")
+        if self.gpu_decoders < 1:
+            raise ConfigError(f"gpu_decoders {self.gpu_decoders}: how many batches decode at once on a GPU, 1 or more")
         if self.ray_cpus_per_worker < 1:
             raise ConfigError(f"ray_cpus_per_worker {self.ray_cpus_per_worker}: a Ray worker needs at least 1 core")
 

@@ -144,6 +144,11 @@ def test_a_negative_encoder_padding_is_refused_saying_what_it_is(tmp_path: Path)
         load_settings(path)
 
 
+def test_no_gpu_decoder_is_refused_saying_what_it_is(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"gpu_decoders 0: how many batches decode at once on a GPU, 1 or more"):
+        load_settings(toml(tmp_path, "[asr]\ngpu_decoders = 0\n"))
+
+
 def test_with_overrides_ignores_none() -> None:
     base = Settings(db_url="sqlite:///base.db", model="small")
     changed = base.with_overrides(db_url=None, model="/models/belle", workers=None, beam_size=2)
