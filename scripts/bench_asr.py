@@ -238,7 +238,8 @@ def main() -> None:
         results[variant] = json.loads(output.strip().splitlines()[-1])
     base = results[next(iter(results))]
     print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
-          f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}")
+          f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
+          f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}")
     print(f"{'':16} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
           f"{'speed':>7} {'micro-F1':>9}")
     for variant, r in results.items():
