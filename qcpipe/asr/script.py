@@ -25,9 +25,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 from pypinyin import lazy_pinyin
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 MIN_CHARS = 4
 # How close in sound (pinyin, 0-1) a stretch must be to a phrase to be read again as it.
@@ -72,6 +73,14 @@ def _sounds(chars: str) -> str:
     return " ".join(_sound(c) for c in chars)
 
 
+@lru_cache(maxsize=16)
+def _script_sounds(phrases: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The phrases long enough to be read again, and their sounds: a rulebook's script is the
+    same for every utterance, so this is made once."""
+    long_enough = tuple(phrase for phrase in phrases if len(phrase) >= MIN_CHARS)
+    return long_enough, tuple(_sounds(phrase) for phrase in long_enough)
+
+
 def _occurrences(text: str, phrase: str) -> list[int]:
     found, at = [], text.find(phrase)
     while at >= 0:
@@ -92,24 +101,28 @@ def near_stretches(text: str, phrases: tuple[str, ...], min_similarity: float = 
     spoken = "".join(text[i] for i in positions)
     if len(spoken) < MIN_CHARS - 1:
         return []
-    heard = _sounds(spoken)
+    sounds = [_sound(c) for c in spoken]
+    heard = " ".join(sounds)
+    # Where each character's sound starts in `heard`: a stretch's sounds are a slice of it.
+    starts = list(accumulate((len(sound) + 1 for sound in sounds), initial=0))
     # Where a script phrase was written as it is, nothing is read again: its siblings
     # (请问有什么可以帮你 next to the 请问有什么可以帮您 heard) sound close but were not said.
-    exact = [(at, at + len(phrase)) for phrase in phrases if len(phrase) >= MIN_CHARS
+    long_enough, targets = _script_sounds(phrases)
+    exact = [(at, at + len(phrase)) for phrase in long_enough if phrase in spoken
              for at in _occurrences(spoken, phrase)]
     closest: list[tuple[float, int, int, str]] = []  # each phrase's closest stretch (spoken positions)
-    for phrase in phrases:
-        if len(phrase) < MIN_CHARS or phrase in spoken:
-            continue
-        target = _sounds(phrase)
-        if fuzz.partial_ratio(target, heard) < 100 * min_similarity:
+    # The phrases that sound like some stretch of the text at all (one C call for the script).
+    near = process.extract(heard, targets, scorer=fuzz.partial_ratio, score_cutoff=100 * min_similarity, limit=None)
+    for index in sorted(index for _, _, index in near):
+        phrase, target = long_enough[index], targets[index]
+        if phrase in spoken:
             continue
         best: tuple[float, int, int, str] | None = None
         for size in (len(phrase) - 1, len(phrase), len(phrase) + 1):
             for first in range(0, len(spoken) - size + 1):
-                if any(first < end and start < first + size for start, end in exact):
+                if exact and any(first < end and start < first + size for start, end in exact):
                     continue
-                score = fuzz.ratio(target, _sounds(spoken[first:first + size])) / 100
+                score = fuzz.ratio(target, heard[starts[first]:starts[first + size] - 1]) / 100
                 if best is None or score > best[0]:
                     best = (score, first, first + size, phrase)
         if best and best[0] >= min_similarity:
