@@ -141,3 +141,46 @@ def near_stretches(text: str, phrases: tuple[str, ...], min_similarity: float = 
         elif len(place) < ALTERNATIVES:
             place.append(stretch)
     return places
+
+
+@dataclass(frozen=True)
+class HeardPhrase:
+    """Characters [start, end) of a text (punctuation included) that sound like `phrase` as
+    closely as the scoring stage takes a phrase as said (`MAX_SIMILARITY`)."""
+
+    start: int
+    end: int
+    phrase: str
+
+
+@lru_cache(maxsize=16)
+def _all_sounds(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_sounds(phrase) for phrase in phrases)
+
+
+def heard_phrases(text: str, phrases: tuple[str, ...]) -> list[HeardPhrase]:
+    """Where `text` holds one of `phrases` (of any length: 再见 and 您好 too) as written or as
+    near in sound as `MAX_SIMILARITY`: for each phrase, its closest stretch of its own length or
+    one character longer, in order of the text. A phrase under `MIN_CHARS` must sound exactly
+    alike (在见 for 再见): one letter off is already 0.93 like it (在家 zai jia)."""
+    positions = [i for i, c in enumerate(text) if _SPOKEN.match(c)]
+    spoken = "".join(text[i] for i in positions)
+    if not spoken:
+        return []
+    sounds = [_sound(c) for c in spoken]
+    heard = " ".join(sounds)
+    starts = list(accumulate((len(sound) + 1 for sound in sounds), initial=0))
+    targets = _all_sounds(phrases)
+    found: list[HeardPhrase] = []
+    near = process.extract(heard, targets, scorer=fuzz.partial_ratio, score_cutoff=100 * MAX_SIMILARITY, limit=None)
+    for index in sorted(index for _, _, index in near):
+        phrase, target = phrases[index], targets[index]
+        best: tuple[float, int, int] | None = None
+        for size in (len(phrase), len(phrase) + 1):
+            for first in range(0, len(spoken) - size + 1):
+                score = fuzz.ratio(target, heard[starts[first]:starts[first + size] - 1]) / 100
+                if best is None or score > best[0]:
+                    best = (score, first, first + size)
+        if best and best[0] >= (MAX_SIMILARITY if len(phrase) >= MIN_CHARS else 1.0):
+            found.append(HeardPhrase(positions[best[1]], positions[best[2] - 1] + 1, phrase))
+    return sorted(found, key=lambda h: (h.start, h.end))

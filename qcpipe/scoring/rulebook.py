@@ -61,10 +61,11 @@ class Rulebook:
                 return rule
         raise KeyError(rule_id)
 
-    def script_phrases(self, min_chars: int = 4) -> tuple[str, ...]:
+    def script_phrases(self, min_chars: int = 2) -> tuple[str, ...]:
         """The wordings (normalised, `min_chars` or longer) of the lines the agent is to say:
         the phrase lists of every check but 禁语. ASR reads a stretch that sounds like one
-        again against the audio (`AsrOptions.script_phrases`)."""
+        again against the audio, and takes one from a second hearing of a channel with a room
+        (`AsrOptions.script_phrases`)."""
         found = {wording for rule in self.rules if rule.matcher.script
                  for role, matcher in rule.matcher.phrase_lists().values() if role is Role.AGENT
                  for wording in matcher.wordings() if len(wording) >= min_chars}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qcpipe.asr.script import near_stretches
+from qcpipe.asr.script import heard_phrases, near_stretches
 from qcpipe.asr.types import AsrOptions
 from qcpipe.config import Settings
 from qcpipe.pipeline import asr_options
@@ -84,3 +84,16 @@ def test_a_stretch_that_already_sounds_like_the_phrase_is_left_to_the_scoring_st
     # 来遍 for 来电, 可疑 for 可以: the scoring stage's pinyin matching takes these as said
     assert near_stretches("感谢您的来遍,再见", CLOSING) == []
     assert near_stretches("请问有什么可疑帮您", ("请问有什么可以帮您",)) == []
+
+
+def test_phrases_heard_as_written_or_as_homophones() -> None:
+    phrases = ("再见", "您好", "感谢您的来电", "让您久等了")
+    found = heard_phrases("感谢您的来遍，在见！", phrases)
+    assert [(h.phrase, "感谢您的来遍，在见！"[h.start:h.end]) for h in found] == [("感谢您的来电", "感谢您的来遍"),
+                                                                               ("再见", "在见")]
+
+
+def test_a_short_phrase_must_sound_exactly_alike() -> None:
+    # one letter off is already 0.93 alike: 在家 (zai jia) is not 再见, 你好 is not 您好
+    assert heard_phrases("在家吃饭,你好", ("再见", "您好")) == []
+    assert heard_phrases("", ("再见",)) == []

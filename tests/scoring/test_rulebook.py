@@ -70,7 +70,9 @@ def test_the_script_is_what_the_agent_is_to_say_never_a_forbidden_phrase(ruleboo
     forbidden = {w for rule in rulebook.rules if rule.kind == "forbidden_phrases"
                  for _, matcher in rule.matcher.phrase_lists().values() for w in matcher.wordings()}
     assert forbidden and not forbidden & set(script)
-    assert min(map(len, script)) >= 4 and "您好" not in script  # short phrases sound like too much
+    # short phrases too (a second hearing may find a lost 再见); reading again skips them (asr.script)
+    assert {"您好", "再见"} <= set(script) and min(map(len, script)) >= 2
+    assert min(map(len, rulebook.script_phrases(min_chars=4))) >= 4
     assert list(script) == sorted(set(script))
 
 
