@@ -89,6 +89,42 @@ def _occurrences(text: str, phrase: str) -> list[int]:
     return found
 
 
+@dataclass(frozen=True)
+class _Spoken:
+    """A text's spoken characters (punctuation left out), where each is in the text, and their
+    sounds joined: a stretch's sounds are a slice of `heard`."""
+
+    positions: list[int]
+    chars: str
+    heard: str
+    starts: list[int]  # where each character's sound starts in `heard`
+
+    @classmethod
+    def of(cls, text: str) -> _Spoken:
+        positions = [i for i, c in enumerate(text) if _SPOKEN.match(c)]
+        chars = "".join(text[i] for i in positions)
+        sounds = [_sound(c) for c in chars]
+        return cls(positions, chars, " ".join(sounds), list(accumulate((len(s) + 1 for s in sounds), initial=0)))
+
+    def closest(self, target: str, sizes: tuple[int, ...], blocked: list[tuple[int, int]] = ()
+                ) -> tuple[float, int, int] | None:
+        """(similarity, first, last) of the stretch of one of `sizes` characters (spoken
+        positions) that sounds most like `target`, overlapping none of `blocked`."""
+        best: tuple[float, int, int] | None = None
+        for size in sizes:
+            for first in range(0, len(self.chars) - size + 1):
+                if blocked and any(first < end and start < first + size for start, end in blocked):
+                    continue
+                score = fuzz.ratio(target, self.heard[self.starts[first]:self.starts[first + size] - 1]) / 100
+                if best is None or score > best[0]:
+                    best = (score, first, first + size)
+        return best
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """The stretch of spoken positions [first, last) as positions in the text."""
+        return self.positions[first], self.positions[last - 1] + 1
+
+
 def near_stretches(text: str, phrases: tuple[str, ...], min_similarity: float = MIN_SIMILARITY
                    ) -> list[list[NearStretch]]:
     """The places of `text` that sound like script phrases it does not contain, outside the
@@ -97,14 +133,10 @@ def near_stretches(text: str, phrases: tuple[str, ...], min_similarity: float = 
     about its length (one character more or fewer) that sounds most like it, at least
     `min_similarity`. Places are in order of their closest phrase; their first stretches do
     not overlap."""
-    positions = [i for i, c in enumerate(text) if _SPOKEN.match(c)]
-    spoken = "".join(text[i] for i in positions)
+    text_spoken = _Spoken.of(text)
+    spoken = text_spoken.chars
     if len(spoken) < MIN_CHARS - 1:
         return []
-    sounds = [_sound(c) for c in spoken]
-    heard = " ".join(sounds)
-    # Where each character's sound starts in `heard`: a stretch's sounds are a slice of it.
-    starts = list(accumulate((len(sound) + 1 for sound in sounds), initial=0))
     # Where a script phrase was written as it is, nothing is read again: its siblings
     # (请问有什么可以帮你 next to the 请问有什么可以帮您 heard) sound close but were not said.
     long_enough, targets = _script_sounds(phrases)
@@ -112,25 +144,19 @@ def near_stretches(text: str, phrases: tuple[str, ...], min_similarity: float = 
              for at in _occurrences(spoken, phrase)]
     closest: list[tuple[float, int, int, str]] = []  # each phrase's closest stretch (spoken positions)
     # The phrases that sound like some stretch of the text at all (one C call for the script).
-    near = process.extract(heard, targets, scorer=fuzz.partial_ratio, score_cutoff=100 * min_similarity, limit=None)
+    near = process.extract(text_spoken.heard, targets, scorer=fuzz.partial_ratio,
+                           score_cutoff=100 * min_similarity, limit=None)
     for index in sorted(index for _, _, index in near):
         phrase, target = long_enough[index], targets[index]
         if phrase in spoken:
             continue
-        best: tuple[float, int, int, str] | None = None
-        for size in (len(phrase) - 1, len(phrase), len(phrase) + 1):
-            for first in range(0, len(spoken) - size + 1):
-                if exact and any(first < end and start < first + size for start, end in exact):
-                    continue
-                score = fuzz.ratio(target, heard[starts[first]:starts[first + size] - 1]) / 100
-                if best is None or score > best[0]:
-                    best = (score, first, first + size, phrase)
+        best = text_spoken.closest(target, (len(phrase) - 1, len(phrase), len(phrase) + 1), exact)
         if best and best[0] >= min_similarity:
-            closest.append(best)
+            closest.append((*best, phrase))
     # A stretch that already sounds like a phrase is that phrase to the scoring stage: no
     # other phrase is tried there either.
     settled = [(first, last) for score, first, last, _ in closest if score >= MAX_SIMILARITY]
-    found = [NearStretch(positions[first], positions[last - 1] + 1, phrase, round(score, 3))
+    found = [NearStretch(*text_spoken.span(first, last), phrase, round(score, 3))
              for score, first, last, phrase in closest
              if score < MAX_SIMILARITY and not any(first < end and start < last for start, end in settled)]
     places: list[list[NearStretch]] = []
@@ -163,24 +189,16 @@ def heard_phrases(text: str, phrases: tuple[str, ...]) -> list[HeardPhrase]:
     near in sound as `MAX_SIMILARITY`: for each phrase, its closest stretch of its own length or
     one character longer, in order of the text. A phrase under `MIN_CHARS` must sound exactly
     alike (在见 for 再见): one letter off is already 0.93 like it (在家 zai jia)."""
-    positions = [i for i, c in enumerate(text) if _SPOKEN.match(c)]
-    spoken = "".join(text[i] for i in positions)
-    if not spoken:
+    text_spoken = _Spoken.of(text)
+    if not text_spoken.chars:
         return []
-    sounds = [_sound(c) for c in spoken]
-    heard = " ".join(sounds)
-    starts = list(accumulate((len(sound) + 1 for sound in sounds), initial=0))
     targets = _all_sounds(phrases)
     found: list[HeardPhrase] = []
-    near = process.extract(heard, targets, scorer=fuzz.partial_ratio, score_cutoff=100 * MAX_SIMILARITY, limit=None)
+    near = process.extract(text_spoken.heard, targets, scorer=fuzz.partial_ratio,
+                           score_cutoff=100 * MAX_SIMILARITY, limit=None)
     for index in sorted(index for _, _, index in near):
-        phrase, target = phrases[index], targets[index]
-        best: tuple[float, int, int] | None = None
-        for size in (len(phrase), len(phrase) + 1):
-            for first in range(0, len(spoken) - size + 1):
-                score = fuzz.ratio(target, heard[starts[first]:starts[first + size] - 1]) / 100
-                if best is None or score > best[0]:
-                    best = (score, first, first + size)
+        phrase = phrases[index]
+        best = text_spoken.closest(targets[index], (len(phrase), len(phrase) + 1))
         if best and best[0] >= (MAX_SIMILARITY if len(phrase) >= MIN_CHARS else 1.0):
-            found.append(HeardPhrase(positions[best[1]], positions[best[2] - 1] + 1, phrase))
+            found.append(HeardPhrase(*text_spoken.span(best[1], best[2]), phrase))
     return sorted(found, key=lambda h: (h.start, h.end))
