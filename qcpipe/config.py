@@ -98,6 +98,7 @@ class Settings:
     remove_crosstalk: bool = True
     background_below_db: float = 12.0
     lost_speech_s: float = 2.0
+    rehear_room_s: float = 1.5  # an agent channel with this much room heard again, the room turned down
     encode_padding_s: float = 30.0  # padding encoded after each window's audio (30 s = Whisper's own)
     restrict_vocabulary: bool = True  # decode with the tokens Chinese is written with only
     reread_script: bool = True  # stretches that sound like a rulebook phrase are scored as it too

@@ -99,6 +99,13 @@ class AsrOptions:
     background_below_db: speech this many dB under the channel's own speaker is the room
         (colleagues' calls), not the party: it is left out of the timeline and not decoded
         (`qcpipe.asr.voice.own_speech`). 0 turns it off.
+    rehear_room_s: an agent's channel with at least this many seconds of the room's voices
+        (voice activity left out as the room, above) in a block is decoded a second time with
+        the room turned down (`qcpipe.asr.room`), and the script phrases only that hearing found
+        are written in (`Transcriber._heard_again`): a phrase is missing only if neither hearing
+        has it. Measured on the dev corpus: clean audio and every other degradation (16 calls
+        each) had at most 1.6 s of room (line echo at -10 dB; most 0), babble 15 dB under the
+        agent 1.9-29.7 s (all 64 calls). 0 turns it off.
     lost_speech_s: voiced stretches at least this long that decoding returned no words for are
         decoded again on their own; what is still not heard is kept as an `unheard` span.
         0 turns it off.
@@ -118,8 +125,10 @@ class AsrOptions:
     script_phrases: the wordings of the center's script (the rulebook's phrases an agent is to
         say, `Rulebook.script_phrases`). A stretch of an agent's or customer's utterance that
         sounds like one is scored against the audio as heard and as the phrase, and the phrase
-        is written where the model finds it at least as likely (`qcpipe.asr.script`). Empty:
-        nothing is read again, as transcripts were made before the setting existed.
+        is written where the model finds it at least as likely (`qcpipe.asr.script`; phrases
+        of 4 or more characters); one that a second hearing found (`rehear_room_s`, any
+        length) is written in. Empty: nothing is read again, as transcripts were made before
+        the setting existed.
     hotwords / initial_prompt: vocabulary biasing for the decoder (brand names, product terms).
         Off by default: the script phrases as hotwords made Whisper base worse on the dev
         corpus (CER 12.34 % → 16.42 %, half the speed, micro-F1 0.981; scripts/bench_asr.py).
@@ -139,6 +148,7 @@ class AsrOptions:
     vad_pad_ms: int = 400
     remove_crosstalk: bool = True
     background_below_db: float = 12.0
+    rehear_room_s: float = 1.5
     lost_speech_s: float = 2.0
     encode_padding_s: float = 30.0
     restrict_vocabulary: bool = True
@@ -156,6 +166,8 @@ class AsrOptions:
         if not self.restrict_vocabulary:
             # The full vocabulary, as every transcript was made before the setting existed.
             del relevant["restrict_vocabulary"]
+        if self.rehear_room_s <= 0:  # never heard again, as every transcript was made before the setting existed
+            del relevant["rehear_room_s"]
         if self.script_phrases:
             relevant["script_phrases"] = sorted(self.script_phrases)
         else:  # nothing read again, as every transcript was made before the setting existed

@@ -448,6 +448,7 @@ def asr_options(settings: Settings, rulebook: Rulebook | None = None) -> AsrOpti
         remove_crosstalk=settings.remove_crosstalk,
         background_below_db=settings.background_below_db,
         lost_speech_s=settings.lost_speech_s,
+        rehear_room_s=settings.rehear_room_s,
         encode_padding_s=settings.encode_padding_s,
         restrict_vocabulary=settings.restrict_vocabulary,
         script_phrases=rulebook.script_phrases() if rulebook is not None and settings.reread_script else (),
