@@ -234,9 +234,7 @@ class Transcriber:
             regions = [_Region(lane, s, e) for lane, (channel, _) in enumerate(lanes) for s, e in own[channel][0]]
             cut = buffer.shape[1] if last else _safe_cut(regions, buffer.shape[1])
             done = [_Region(r.lane, r.start, min(r.end, cut)) for r in regions if r.start < cut]
-            speech += [SpeechRegion(lanes[r.lane][0], lanes[r.lane][1], (offset + r.start) / SAMPLE_RATE,
-                                    (offset + r.end) / SAMPLE_RATE,
-                                    voice.speech_level_db(heard[lanes[r.lane][0], r.start:r.end])) for r in done]
+            speech += self._timeline(heard, lanes, done, own, offset)
             for lane, (channel, role) in enumerate(lanes):  # each party on its own (mixing them costs accuracy)
                 lane_regions = [r for r in done if r.lane == lane]
                 lane_words = self._decode_regions(heard, channel, lane_regions, offset)
@@ -329,6 +327,21 @@ class Transcriber:
             found += self._decode_alone(buffer[channel, first:last], lane, (offset + first) / SAMPLE_RATE)
         words = words + found
         return words, voice.unheard(lost, [(w.start, w.end) for _, w in found], minimum)
+
+    def _timeline(self, heard: np.ndarray, lanes: list[tuple[int, Role]], regions: list[_Region],
+                  own: dict[int, tuple[list[tuple[int, int]], float]], offset: int) -> list[SpeechRegion]:
+        """The speech timeline of the block's `regions`, each with its level; a channel with a
+        room (`AsrOptions.rehear_room_s`) has its regions' edges narrowed to the speaker's own
+        level (`voice.speaker_edges`), so that silences are the parties' own."""
+        timeline = []
+        for lane, (channel, role) in enumerate(lanes):
+            spans = [(r.start, r.end) for r in regions if r.lane == lane]
+            if 0 < self.options.rehear_room_s <= own[channel][1]:
+                spans = voice.speaker_edges(heard[channel], spans, self.options.background_below_db,
+                                            self.options.vad_pad_ms * SAMPLE_RATE // 1000)
+            timeline += [SpeechRegion(channel, role, (offset + start) / SAMPLE_RATE, (offset + end) / SAMPLE_RATE,
+                                      voice.speech_level_db(heard[channel, start:end])) for start, end in spans]
+        return timeline
 
     def _heard_again(self, buffer: np.ndarray, channel: int, regions: list[_Region],
                      words: list[tuple[int, Word]], offset: int, speaker: list[tuple[int, int]]

@@ -103,7 +103,10 @@ class AsrOptions:
         (voice activity left out as the room, above) in a block is decoded a second time with
         the room turned down (`qcpipe.asr.room`), and the script phrases only that hearing found
         are written in (`Transcriber._heard_again`): a phrase is missing only if neither hearing
-        has it. Measured on the dev corpus: clean audio and every other degradation (16 calls
+        has it. Either party's channel with that much room also has its timeline's regions
+        narrowed at their edges to the speaker's level (`voice.speaker_edges`): the room bridged
+        at the edge of a party's words is not that party's time, and a held line's silence is
+        measured whole. Measured on the dev corpus: clean audio and every other degradation (16 calls
         each) had at most 1.6 s of room (line echo at -10 dB; most 0), babble 15 dB under the
         agent 1.9-29.7 s (all 64 calls). 0 turns it off.
     lost_speech_s: voiced stretches at least this long that decoding returned no words for are

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qcpipe.asr import load_audio
-from qcpipe.asr.voice import own_speech, speech_level_db, unheard
+from qcpipe.asr.voice import own_speech, speaker_edges, speech_level_db, unheard
 from tests.helpers.paths import DEV_CORPUS
 
 RATE = 16_000
@@ -90,3 +90,26 @@ def test_a_regions_level_is_that_of_its_voiced_frames(agent: np.ndarray) -> None
     tone = 0.1 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE)
     assert speech_level_db(tone) == pytest.approx(20 * np.log10(0.1 / np.sqrt(2)), abs=0.1)  # −23 dBFS
     assert speech_level_db(np.zeros(100, dtype=np.float32)) is None  # shorter than a frame
+
+
+def test_the_room_bridged_at_a_regions_edges_is_not_the_speakers_time(agent: np.ndarray) -> None:
+    mixed = with_room(agent)
+    kept = own_speech(mixed, vad_regions(mixed), 12.0)
+    narrowed = speaker_edges(mixed, kept, 12.0, padding=RATE * 4 // 10)
+    assert len(narrowed) == len(kept)
+    assert all(s0 <= s1 < e1 <= e0 for (s0, e0), (s1, e1) in zip(kept, narrowed))
+    truth = np.zeros(len(agent), bool)
+    for start, end in vad_regions(agent):
+        truth[start:end] = True
+
+    def mask(regions: list[tuple[int, int]]) -> np.ndarray:
+        found = np.zeros(len(agent), bool)
+        for start, end in regions:
+            found[start:end] = True
+        return found
+
+    assert mask(narrowed)[~truth].sum() < 0.8 * mask(kept)[~truth].sum()  # less of the room
+    assert mask(narrowed)[truth].mean() > 0.85  # as much of the agent
+    # a channel without a room: the VAD's padding is the padding given back
+    clean = vad_regions(agent)
+    assert seconds(speaker_edges(agent, clean, 12.0, padding=RATE * 4 // 10)) > 0.95 * seconds(clean)
