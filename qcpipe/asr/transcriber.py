@@ -361,9 +361,8 @@ class Transcriber:
         phrases = self.options.script_phrases
         if not phrases or not regions:
             return words
-        quieter = buffer.copy()
-        quieter[channel] = turned_down(buffer[channel], speaker)
-        again = self._decode_regions(quieter, channel, regions, offset)
+        quieter = turned_down(buffer[channel], speaker)[np.newaxis]  # the one channel, as a buffer of one
+        again = self._decode_regions(quieter, 0, regions, offset)
         merged = with_phrases_heard_again([w for _, w in words], [w for _, w in again], phrases)
         return [(regions[0].lane, w) for w in merged]
 
