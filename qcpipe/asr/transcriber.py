@@ -356,8 +356,8 @@ class Transcriber:
         absence findings that were said, but hardly any of the same ones. A phrase that either
         hearing found was said; one that neither found is what the absence checks still charge
         or mark uncertain. Nothing else is taken from the second hearing: not its other words,
-        nor a phrase where it looped. It costs one more decoding of the channel: babble's 64
-        calls took 1.5× as long (scripts/bench_robustness.py)."""
+        nor a phrase where it looped. It costs one more decoding of the channel: 8 dev calls
+        with babble took 1.63× as long (scripts/bench_robustness.py --cost)."""
         phrases = self.options.script_phrases
         if not phrases or not regions:
             return words
