@@ -50,8 +50,7 @@ def own_speech(samples: np.ndarray, regions: list[tuple[int, int]], below_db: fl
     """
     if not regions or len(samples) < FRAME:
         return regions
-    envelope = _envelope_db(samples)
-    own = envelope >= np.percentile(envelope, OWN_LEVEL_PERCENTILE) - below_db
+    own = _at_own_level(samples, below_db)
     kept: list[tuple[int, int]] = []
     for start, end in regions:
         first, last = start // FRAME, min(-(-end // FRAME), len(own))
@@ -95,8 +94,7 @@ def speaker_edges(samples: np.ndarray, regions: list[tuple[int, int]], below_db:
     16.6 s silence."""
     if not regions or len(samples) < FRAME:
         return regions
-    envelope = _envelope_db(samples)
-    own = envelope >= np.percentile(envelope, OWN_LEVEL_PERCENTILE) - below_db
+    own = _at_own_level(samples, below_db)
     narrowed = []
     for start, end in regions:
         first = start // FRAME
@@ -159,6 +157,12 @@ def _merged(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             merged.append([start, end])
     return [(start, end) for start, end in merged]
+
+
+def _at_own_level(samples: np.ndarray, below_db: float) -> np.ndarray:
+    """Whether each 20 ms frame's envelope is within `below_db` of the channel's own speaker."""
+    envelope = _envelope_db(samples)
+    return envelope >= np.percentile(envelope, OWN_LEVEL_PERCENTILE) - below_db
 
 
 def _envelope_db(samples: np.ndarray) -> np.ndarray:
