@@ -98,7 +98,7 @@ def _parse_eval(output: str) -> dict:
     for line in output.splitlines():
         fields = line.split()
         if fields[:1] == ["micro"] and len(fields) >= 4:
-            result["eval_micro_f1"] = None if fields[3] == "-" else float(fields[3])
+            result["eval_micro_f1"] = None if fields[3] in ("-", "—") else float(fields[3])
         found = re.search(r"clean calls with any finding: (\d+)/(\d+)", line)
         if found:
             result["eval_clean_flagged"] = [int(found[1]), int(found[2])]

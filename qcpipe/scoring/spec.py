@@ -253,14 +253,16 @@ class EvidenceSettings:
     doubtful_near_miss: float = 1.0
     near_miss_confidence: float = 1.0
     near_miss_word_probability: float = 0.0
+    said_word_probability: float = 0.0
 
 
 class Evidence(SpecModel):
-    """When the evidence for a missing phrase is too weak to deduct on its own: the finding is
-    then `uncertain`, goes to the monitors marked as such, and deducts nothing until confirmed.
-    A narrowband codec or a noisy line makes Whisper mishear a greeting the agent did say as
-    other words; what it heard then has low word probabilities and often still resembles the
-    phrase."""
+    """When the evidence for a missing phrase, or for a forbidden one said, is too weak to
+    deduct on its own: the finding is then `uncertain`, goes to the monitors marked as such, and
+    deducts nothing until confirmed. A narrowband codec or a noisy line makes Whisper mishear a
+    greeting the agent did say as other words; what it heard then has low word probabilities and
+    often still resembles the phrase. A room's voices, heard on the agent's channel while the
+    agent is silent, come out as words heard with low probabilities too."""
 
     doubtful_confidence: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
         EvidenceSettings.doubtful_confidence,
@@ -284,10 +286,16 @@ class Evidence(SpecModel):
                     "is was heard with a probability under this, however well the rest of the window was heard: "
                     "感谢您的来电 misheard as 展现您的来便 (展 0.5, 便 0.11). Only phrases long enough to match "
                     "approximately (`min_fuzzy_chars`) have a near miss that counts (0 = never).")
+    said_word_probability: Annotated[float, Bounds("threshold", 0.0, 1.0)] = Field(
+        EvidenceSettings.said_word_probability,
+        description="A forbidden phrase found in words heard with a mean probability under this is doubtful: "
+                    "a colleague's voice behind a silent agent, heard as the agent's 有意见到 (0.42), looks like "
+                    "this; a 禁语 the agent said is heard as clearly as the rest of their speech (0 = never).")
 
     def settings(self) -> EvidenceSettings:
         return EvidenceSettings(self.doubtful_confidence, self.doubtful_min_chars, self.doubtful_near_miss,
-                                self.near_miss_confidence, self.near_miss_word_probability)
+                                self.near_miss_confidence, self.near_miss_word_probability,
+                                self.said_word_probability)
 
 
 # --- matching settings -------------------------------------------------------------------------

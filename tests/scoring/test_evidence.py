@@ -162,3 +162,51 @@ def test_a_short_phrase_has_no_near_miss_that_counts():
     call = make_call([["agent", 30.0, 40.0, "感谢您的来电，祝您生活愉快，赞贱。"]])
     (finding,) = score_call(heard_as(call, {"赞": 0.3, "贱": 0.3}), rulebook).findings
     assert finding.phrase == "再见" and finding.doubt == ""
+
+
+POORLY_HEARD_FORBIDDEN = """version: 1
+name: poorly heard
+evidence: {said_word_probability: 0.55}
+checks:
+  - id: forbidden_phrase
+    title: 服务禁语
+    kind: forbidden_phrases
+    severity: major
+    deduction: 20
+    role: agent
+    phrases: [这不关我的事, 有意见你去投诉]
+"""
+
+
+def test_a_forbidden_phrase_heard_poorly_is_uncertain_and_deducts_nothing():
+    """A colleague's voice behind a silent agent, heard on the agent's channel as words of low
+    probability, may read as a 禁语: it goes to a monitor and costs nothing until confirmed."""
+    rulebook = parse_rulebook(POORLY_HEARD_FORBIDDEN)
+    call = make_call([["agent", 27.0, 29.0, "请您才这不关我的事小包"]])
+    poorly = score_call(heard_as(call, {c: 0.4 for c in "这不关我的事"}), rulebook)
+    (finding,) = poorly.findings
+    assert "这不关我的事" in finding.doubt and "0.40" in finding.doubt
+    assert poorly.score == 100 and not poorly.violated
+    # Heard as clearly as the rest of the call, it is charged; poor words elsewhere change nothing.
+    for clearly in ({}, {"请": 0.1, "才": 0.1, "小": 0.1, "包": 0.1}):
+        result = score_call(heard_as(call, clearly), rulebook)
+        assert [f.doubt for f in result.findings] == [""] and result.score == 80
+
+
+def test_a_forbidden_phrase_said_clearly_once_is_charged_however_poorly_heard_elsewhere():
+    rulebook = parse_rulebook(POORLY_HEARD_FORBIDDEN)
+    call = make_call([["agent", 5.0, 7.0, "这不关我的事"], ["customer", 8.0, 10.0, "你说什么？"],
+                      ["agent", 11.0, 13.0, "这不关我的事"]])
+    segments = list(call.segments)
+    segments[0] = dataclasses.replace(segments[0], words=tuple(Word(c, 5.0, 7.0, 0.3) for c in segments[0].text))
+    segments[2] = dataclasses.replace(segments[2], words=tuple(Word(c, 11.0, 13.0, 0.9) for c in segments[2].text))
+    result = score_call(dataclasses.replace(call, segments=tuple(segments)), rulebook)
+    (finding,) = result.findings
+    assert finding.doubt == "" and finding.start >= 11.0 and result.score == 80
+
+
+def test_without_a_said_floor_a_poorly_heard_forbidden_phrase_is_charged():
+    rulebook = parse_rulebook(POORLY_HEARD_FORBIDDEN.replace("evidence: {said_word_probability: 0.55}\n", ""))
+    call = make_call([["agent", 27.0, 29.0, "这不关我的事"]])
+    (finding,) = score_call(heard_as(call, {}, usual=0.2), rulebook).findings
+    assert finding.doubt == ""

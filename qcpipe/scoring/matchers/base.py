@@ -32,7 +32,8 @@ class Hit:
     """What a kind found: evidence for one deduction of its rule (fields as in `Finding`).
 
     veto: None = the rule's; a forbidden phrase sets its own.
-    doubt: why a missing phrase may have been said after all (see `CallView.doubt`).
+    doubt: why the evidence is doubtful, and the finding uncertain: a missing phrase may have been
+        said after all (`CallView.doubt`), a phrase found may not have been (`CallView.said_doubt`).
     """
 
     speaker: Role

@@ -75,6 +75,8 @@ class ForbiddenPhrases(RuleKind):
     blame them; one is enough to fail a call, and a centre may make some a veto (一票否决).
     Each distinct phrase deducts once however often it is said; a phrase's `variants` (and
     `(a|b)` alternations) are the same phrase, so a paraphrase costs no more than the original.
+    A phrase found only in words heard with low probabilities (`evidence: said_word_probability`)
+    is uncertain: a room's voices behind a silent agent are heard so on the agent's channel.
     Only the role's own turns are searched: a customer saying 不关我的事 costs the agent nothing.
     A hit inside one of the phrase's `unless_within` wordings does not count.
 
@@ -123,8 +125,12 @@ class ForbiddenPhrases(RuleKind):
             heard = call.heard(turn)
             matches = _without_overlaps(self.matcher.matches(heard))
             for match in matches:
-                if match.phrase.text not in hits:
-                    hits[match.phrase.text] = hit_for(call, heard, match, self.role, veto=match.phrase.veto)
+                found = hits.get(match.phrase.text)
+                if found is None or found.doubt:  # a phrase clearly heard outweighs one poorly heard
+                    hit = hit_for(call, heard, match, self.role, veto=match.phrase.veto,
+                                  doubt=call.said_doubt(heard, match))
+                    if found is None or not hit.doubt:
+                        hits[match.phrase.text] = hit
             for reading in self.readings(heard, matches):
                 sentence = heard.chars[reading.start:reading.end]
                 if reading.raised and sentence not in read:

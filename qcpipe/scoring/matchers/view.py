@@ -114,6 +114,20 @@ class CallView:
             return f"{where}; the word {weakest.text} there was heard with probability {weakest.probability:.2f}"
         return ""
 
+    def said_doubt(self, heard: HeardText, match: Match) -> str:
+        """Why a phrase found in `heard` may not have been said by the speaker after all ("" if
+        it may not be doubted): its words were heard with low probabilities."""
+        floor = self.doubt_settings.said_word_probability
+        words = self.words_at(heard, match.start, match.end)
+        if not words or not floor:
+            return ""
+        mean = sum(w.probability for w in words) / len(words)
+        if mean >= floor:
+            return ""
+        quote = "".join(w.text for w in words)
+        return (f"{quote} was heard with mean word probability {mean:.2f}: perhaps other words, "
+                "or another voice than the speaker's; listen before charging")
+
     def words_at(self, heard: HeardText, start: int, end: int) -> list[Word]:
         """The recognised words under the normalised characters [start, end) of `heard`."""
         found: dict[tuple[int, int], Word] = {}
