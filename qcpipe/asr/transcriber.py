@@ -34,9 +34,10 @@ How a stereo call is transcribed, and why:
    its audio both ways, and the phrase is written where the model finds it at least as likely
    (`script`): GSM's 展现您的来遍 is read as the 感谢您的来电 that was said.
 8. Before that, an agent's channel with the room's voices on it (`AsrOptions.rehear_room_s`) is
-   decoded a second time with the room turned down (`room`), and the script phrases only that
-   hearing found are written in (`_heard_again`): under a room Whisper base loses a 再见 or a
-   您好 in one hearing or the other, seldom in both.
+   decoded a second time with the room turned down (`room`) and the room at the edges of the
+   agent's speech left out (`voice.speaker_edges`), and the script phrases only that hearing
+   found are written in (`_heard_again`): under a room Whisper base loses a 再见 or a 您好 in
+   one hearing or the other, seldom in both.
 
 Long calls are streamed: the recording is read a block (`BLOCK_S`) at a time, and a block's
 speech is decoded before the next is read; speech running into the next block is carried
@@ -337,8 +338,7 @@ class Transcriber:
         for lane, (channel, role) in enumerate(lanes):
             spans = [(r.start, r.end) for r in regions if r.lane == lane]
             if 0 < self.options.rehear_room_s <= own[channel][1]:
-                spans = voice.speaker_edges(heard[channel], spans, self.options.background_below_db,
-                                            self.options.vad_pad_ms * SAMPLE_RATE // 1000)
+                spans = self._speaker_edges(heard[channel], spans)
             timeline += [SpeechRegion(channel, role, (offset + start) / SAMPLE_RATE, (offset + end) / SAMPLE_RATE,
                                       voice.speech_level_db(heard[channel, start:end])) for start, end in spans]
         return timeline
@@ -355,16 +355,27 @@ class Transcriber:
         with babble 15 dB under the agent, the original and the filtered audio each charged 6-8
         absence findings that were said, but hardly any of the same ones. A phrase that either
         hearing found was said; one that neither found is what the absence checks still charge
-        or mark uncertain. Nothing else is taken from the second hearing: not its other words,
+        or mark uncertain. The second hearing decodes each region from the speaker's first to
+        last syllable at their own level (`voice.speaker_edges`): a colleague talking just before
+        the agent's 您好 was decoded with it as 请问有什么好 in the first hearing; a syllable cut
+        there costs nothing, as the first hearing keeps its words. Nothing else is taken from the second hearing: not its other words,
         nor a phrase where it looped. It costs one more decoding of the channel: 8 dev calls
         with babble took 1.63× as long (scripts/bench_robustness.py --cost)."""
         phrases = self.options.script_phrases
         if not phrases or not regions:
             return words
         quieter = turned_down(buffer[channel], speaker)[np.newaxis]  # the one channel, as a buffer of one
-        again = self._decode_regions(quieter, 0, regions, offset)
+        # Each region from the speaker's first to last syllable: what the first hearing took of
+        # the room at a region's edges, next to the agent's words, is left out of this one.
+        edges = self._speaker_edges(buffer[channel], [(r.start, r.end) for r in regions])
+        again = self._decode_regions(quieter, 0, [_Region(r.lane, *span) for r, span in zip(regions, edges)], offset)
         merged = with_phrases_heard_again([w for _, w in words], [w for _, w in again], phrases)
         return [(regions[0].lane, w) for w in merged]
+
+    def _speaker_edges(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """A channel's speech `spans` narrowed to the speaker's own level (`voice.speaker_edges`)."""
+        return voice.speaker_edges(samples, spans, self.options.background_below_db,
+                                   self.options.vad_pad_ms * SAMPLE_RATE // 1000)
 
     def _reread_script(self, buffer: np.ndarray, channel: int, words: list[tuple[int, Word]],
                        offset: int) -> list[tuple[int, Word]]:

@@ -88,10 +88,11 @@ def speaker_edges(samples: np.ndarray, regions: list[tuple[int, int]], below_db:
     """Each of the speaker's `regions` (from `own_speech`) narrowed to its first and last frame
     at the speaker's level, widened again by `padding` samples (the voice detector's own) within
     the region. `own_speech` bridges the room's voices shorter than `MIN_BACKGROUND_S` into a
-    region, which is right for decoding (a soft first or last syllable is not cut) but not for
-    the timeline: under colleagues 15 dB down, a held line's silence lost 1.5 s to the room
-    bridged at the edge of the agent's next words, and the hold check measured 14.9 s of a
-    16.6 s silence."""
+    region, which is right for the first decoding (a soft first or last syllable is not cut) but
+    not for the timeline: under colleagues 15 dB down, a held line's silence lost 1.5 s to the
+    room bridged at the edge of the agent's next words, and the hold check measured 14.9 s of a
+    16.6 s silence. A second hearing of the channel decodes these narrowed regions too
+    (`Transcriber._heard_again`)."""
     if not regions or len(samples) < FRAME:
         return regions
     own = _at_own_level(samples, below_db)

@@ -11,9 +11,10 @@ import soundfile
 
 import qcpipe.asr.transcriber as transcriber_module
 from qcpipe.asr import Role, Word, load_audio
+from qcpipe.asr.audio import SAMPLE_RATE
 from qcpipe.asr.transcriber import Transcriber, with_phrases_heard_again
 from qcpipe.scoring import CallInput, score_call
-from tests.helpers.degrade import Context, babble, rng_for
+from tests.helpers.degrade import Context, babble, degrade_file, rng_for
 from tests.helpers.paths import DEV_CORPUS
 from tests.helpers.transcribers import reading_script
 
@@ -136,3 +137,37 @@ def test_a_channel_without_a_room_is_heard_once(monkeypatch, run_transcriber):
     monkeypatch.setattr(transcriber_module, "turned_down", lambda *args: calls.append(args) or args[0])
     run_transcriber.transcribe(load_audio(DEV_CORPUS / "audio" / f"{CALL_ID}.wav"))
     assert calls == []
+
+
+ROOM_FIRST_CALL = "D110057"  # with babble 15 dB under the agent, a colleague talks 0.96–1.52 s, the agent from 1.56 s
+
+
+@pytest.fixture(scope="module")
+def room_before_greeting(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("room") / f"{ROOM_FIRST_CALL}.wav"
+    degrade_file(DEV_CORPUS / "audio" / f"{ROOM_FIRST_CALL}.wav", path, "babble-15", ROOM_FIRST_CALL, DEV_CORPUS)
+    return path
+
+
+@pytest.mark.asr
+def test_the_second_hearing_leaves_out_the_room_at_the_edges_of_the_agents_speech(room_before_greeting, monkeypatch,
+                                                                                run_transcriber):
+    """The first hearing decodes the greeting's region from the room's voices bridged before it
+    (a soft first syllable is not cut); the second hearing decodes each region from the agent's
+    own level on, less the voice detector's padding, and never more than the first."""
+    decode = Transcriber._decode_regions
+    hearings: list[list[tuple[float, float]]] = []
+
+    def recorded(self, buffer, channel, regions, offset):
+        if regions and regions[0].lane == 0:  # the agent's lane
+            hearings.append([((offset + r.start) / SAMPLE_RATE, (offset + r.end) / SAMPLE_RATE) for r in regions])
+        return decode(self, buffer, channel, regions, offset)
+
+    monkeypatch.setattr(Transcriber, "_decode_regions", recorded)
+    run_transcriber.transcribe(load_audio(room_before_greeting))
+    assert len(hearings) == 2
+    first, again = hearings
+    assert len(first) == len(again)
+    assert first[0][0] < 0.96 and again[0][0] > first[0][0] + 0.1  # less of the colleague before the greeting
+    assert again[0][0] >= 1.56 - run_transcriber.options.vad_pad_ms / 1000 - 0.5
+    assert all(f_start <= a_start < a_end <= f_end for (f_start, f_end), (a_start, a_end) in zip(first, again))
