@@ -358,8 +358,8 @@ class Transcriber:
         or mark uncertain. The second hearing decodes each region from the speaker's first to
         last syllable at their own level (`voice.speaker_edges`): a colleague talking just before
         the agent's 您好 was decoded with it as 请问有什么好 in the first hearing; a syllable cut
-        there costs nothing, as the first hearing keeps its words. Nothing else is taken from the second hearing: not its other words,
-        nor a phrase where it looped. It costs one more decoding of the channel: 8 dev calls
+        there costs nothing, as the first hearing keeps its words. Nothing else is taken from
+        the second hearing: not its other words, nor a phrase where it looped. It costs one more decoding of the channel: 8 dev calls
         with babble took 1.63× as long (scripts/bench_robustness.py --cost)."""
         phrases = self.options.script_phrases
         if not phrases or not regions:

@@ -118,8 +118,8 @@ class CallView:
         """Why a phrase found in `heard` may not have been said by the speaker after all ("" if
         it may not be doubted): its words were heard with low probabilities."""
         floor = self.doubt_settings.said_word_probability
-        words = self.words_at(heard, match.start, match.end)
-        if not words or not floor:
+        words = self.words_at(heard, match.start, match.end) if floor else []
+        if not words:
             return ""
         mean = sum(w.probability for w in words) / len(words)
         if mean >= floor:
