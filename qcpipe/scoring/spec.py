@@ -290,7 +290,7 @@ class Evidence(SpecModel):
         EvidenceSettings.said_word_probability,
         description="A forbidden phrase found in words heard with a mean probability under this is doubtful: "
                     "a colleague's voice behind a silent agent, heard as the agent's 有意见到 (0.42), looks like "
-                    "this; the 禁语 agents said were heard at 0.61 or more on the dev calls, degraded every way (0 = never).")
+                    "this; the 禁语 agents said were heard at 0.61 or more on the dev calls under eight degradations (0 = never).")
 
     def settings(self) -> EvidenceSettings:
         return EvidenceSettings(self.doubtful_confidence, self.doubtful_min_chars, self.doubtful_near_miss,
