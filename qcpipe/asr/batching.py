@@ -9,9 +9,10 @@ which takes everything waiting, up to `max_windows`, and decodes it as one batch
 on purpose: while one batch runs on the GPU the next gathers, so batches grow with the load.
 
 Only the decoding is pooled: each thread still reads, separates and voice-detects its call, and
-maps the words back to the recording. Windows decode independently (no previous text, no
-timestamp tokens), and each lane's words are timed on their own, so a lane hears what it would
-have heard alone, up to float rounding on the GPU.
+once its windows come back it times their words (the lane's own encoding, the alignment) and
+maps them back to the recording, so that the decoding threads do nothing but decode. Windows
+decode independently (no previous text, no timestamp tokens), and each lane's words are timed on
+their own, so a lane hears what it would have heard alone, up to float rounding on the GPU.
 
 Several decoding threads (`decoders`, each on its own CUDA stream of the one model: CTranslate2's
 `inter_threads`, the weights shared) take batches from the same queue. With one, that thread
@@ -19,6 +20,10 @@ was the cap: on an H100 with 16 cores it spent 73 % of its time inside `generate
 waited on it 80 % of theirs, and the GPU was busy a quarter of the time (py-spy, nvidia-smi
 dmon; 108–127× realtime), while four processes of four workers each on the same card together
 made 229×. Eight decoding threads: 234× in one process (scripts/bench_asr.py --gpu-decoders).
+With the lanes' finishing taken out of the decoding threads: 171× before, 209× after, run one
+after the other (H100, 16 workers, the dev corpus 4×; the first run also paid for a cold start,
+and a later run of the change made 252×). The GPU then kept busy 60–70 % of the time, and more
+workers (32, 48), decoders (16) or windows per batch (32) made no more of it.
 """
 
 from __future__ import annotations
@@ -36,11 +41,10 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 @dataclass(eq=False)
 class _Request:
-    """One lane's windows, waiting to be decoded: what `BatchedInferencePipeline.forward` takes."""
+    """One lane's windows, waiting to be decoded, with what faster-whisper decodes them with."""
 
     features: np.ndarray  # (windows, mels, frames)
     tokenizer: Any
-    metadata: list[dict]
     options: Any
     result: Future = field(default_factory=Future)
 
@@ -84,8 +88,9 @@ class WindowPool:
         them in the pool."""
         return _PooledPipeline(self)
 
-    def decode(self, features: np.ndarray, tokenizer: Any, metadata: list[dict], options: Any) -> list:
-        request = _Request(features, tokenizer, metadata, options)
+    def decode(self, features: np.ndarray, tokenizer: Any, options: Any) -> list[dict]:
+        """The decoder's outputs for these windows (tokens, scores), decoded in some batch."""
+        request = _Request(features, tokenizer, options)
         self._waiting.put(request)
         return request.result.result()
 
@@ -132,11 +137,7 @@ def _decode_forever(waiting: queue.SimpleQueue[_Request | None], decoder: Batche
         at = 0
         for request in batch:
             windows = len(request.features)
-            try:
-                request.result.set_result(_Decoded(decoder.model, outputs[at:at + windows]).forward(
-                    request.features, request.tokenizer, request.metadata, request.options))
-            except BaseException as exc:  # noqa: BLE001
-                request.result.set_exception(exc)
+            request.result.set_result(outputs[at:at + windows])
             at += windows
 
 
@@ -161,4 +162,8 @@ class _PooledPipeline(BatchedInferencePipeline):
         self._pool = pool
 
     def forward(self, features, tokenizer, chunks_metadata, options):  # noqa: D102 (faster-whisper's)
-        return self._pool.decode(features, tokenizer, chunks_metadata, options)
+        # Finished here, in the thread that waits for it, not in the decoding thread: the lane's
+        # encoding for word timing, the alignment and the segment cutting would otherwise hold
+        # the decoding thread from its next batch (on an H100 they took 13 % of its time).
+        outputs = self._pool.decode(features, tokenizer, options)
+        return _Decoded(self.model, outputs).forward(features, tokenizer, chunks_metadata, options)

@@ -92,7 +92,7 @@ def _tokenizer_and_options(model: WhisperModel) -> tuple:
 
     class Catch(BatchedInferencePipeline):
         def forward(self, features, tokenizer, chunks_metadata, options):
-            caught.append((tokenizer, chunks_metadata, options))
+            caught.append((tokenizer, options))
             return [[] for _ in chunks_metadata]
 
     list(Catch(model).transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), language="zh",
