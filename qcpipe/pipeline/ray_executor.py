@@ -13,8 +13,9 @@ the cluster is the transcription:
 - A worker lost with its node (or its process) is dropped, and its calls go to the workers
   left, at most `MAX_ATTEMPTS` times each: a duplicate is harmless, the run stores a call once.
   When none is left, new workers are started on what remains of the cluster (waiting at most
-  `start_timeout_s`); when none can start, the run stops, saying so (`WorkersLost`), and the
-  calls it had not stored are left for the next run.
+  `start_timeout_s`, but only `START_GRACE_S` when nothing is left that could hold one); when
+  none can start, the run stops, saying so (`WorkersLost`), and the calls it had not stored are
+  left for the next run.
 
 The device and precision are those the run resolved where it was started (`asr_options`): "auto"
 is what that machine has; `--device cuda` is the workers' GPUs, whether or not the run's machine
@@ -244,15 +245,38 @@ class RayExecutor:
             self._started_ray = False
             raise ConfigError(f"cannot join the Ray cluster at {where or 'this machine'}: {_first_line(exc)}") from None
 
+    def _capacity(self, resources: dict[str, float]) -> int:
+        """How many workers the cluster's resources hold."""
+        if self._gpu:
+            return int(resources.get("GPU", 0))
+        return int(resources.get("CPU", 0) // self._cpu_threads)
+
+    def _room_for_workers(self) -> dict[str, float]:
+        """The cluster's resources, once they hold a worker, or after `START_GRACE_S`: a node
+        that has just joined (one restarted after a loss) takes a moment to be counted."""
+        until = time.monotonic() + min(START_GRACE_S, self._start_timeout_s)
+        while not self._capacity(resources := self._ray.cluster_resources()) and time.monotonic() < until:
+            time.sleep(0.5)
+        return resources
+
+    def _needs_text(self) -> str:
+        return "1 GPU" if self._gpu else f"{self._cpu_threads} CPU"
+
+    def _has_text(self, resources: dict[str, float]) -> str:
+        return f"{resources.get('GPU' if self._gpu else 'CPU', 0):g} {'GPU' if self._gpu else 'CPU'}"
+
     def _launch(self) -> list[_Worker]:
         """Start as many workers as the cluster's resources hold (at least one) and wait for
         their models to load; those not started within `start_timeout_s` are given up."""
         ray = self._ray
-        resources = ray.cluster_resources()
-        if self._gpu:
-            count, needs = int(resources.get("GPU", 0)), {"num_gpus": 1, "num_cpus": self._cpu_threads}
-        else:
-            count, needs = int(resources.get("CPU", 0) // self._cpu_threads), {"num_cpus": self._cpu_threads}
+        resources = self._room_for_workers()
+        count = self._capacity(resources)
+        if count == 0:
+            # Nothing could place even one worker (the cluster lost its nodes, or has no GPU):
+            # said after a short grace, not after `start_timeout_s` of waiting for what is not there.
+            raise QcpipeError(f"no Ray transcription worker can start: each needs {self._needs_text()}; "
+                              f"the cluster has {self._has_text(resources)}")
+        needs = {"num_gpus": 1, "num_cpus": self._cpu_threads} if self._gpu else {"num_cpus": self._cpu_threads}
         # numpy's BLAS (the audio features) on as many threads as the worker has cores: Ray's own
         # default, made sure of here, since the sums' order can tip a word of the transcript.
         threads = {"env_vars": {"OMP_NUM_THREADS": str(self._cpu_threads)}}
@@ -291,10 +315,8 @@ class RayExecutor:
                 self._kill(worker)
             raise failure.rebuild()
         if not workers:
-            need = "1 GPU" if self._gpu else f"{self._cpu_threads} CPU"
-            raise QcpipeError(
-                f"no Ray transcription worker started within {self._start_timeout_s:.0f} s (each needs {need}; "
-                f"the cluster has {resources.get('GPU' if self._gpu else 'CPU', 0):g})")
+            raise QcpipeError(f"no Ray transcription worker started within {self._start_timeout_s:.0f} s "
+                              f"(each needs {self._needs_text()}; the cluster has {self._has_text(resources)})")
         nodes = sorted({worker.node for worker in workers})
         log.info("%d Ray transcription worker(s) on %s", len(workers), ", ".join(nodes))
         return workers

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from qcpipe.asr import AsrOptions, Transcriber
 from qcpipe.cli.run import EXIT_SOME_FAILED
 from qcpipe.config import Settings, default_models_dir
-from qcpipe.errors import ConfigError
+from qcpipe.errors import ConfigError, QcpipeError
 from qcpipe.ingest import sources_for
 from qcpipe.pipeline import CallOutcome, Outcome, run_batch
 from qcpipe.pipeline.batch import WorkersLost
@@ -165,9 +165,8 @@ def test_when_no_worker_can_start_again_the_run_stops_and_leaves_the_rest_for_th
         return run_batch(
             sources_for(tmp_path, manifest), sqlite_db, _no_local_model, asr_fingerprint=OPTIONS.fingerprint(),
             on_outcome=lose_the_cluster,
-            # The default start timeout: a shorter one also bounds the first start, which loads the
-            # model and took more than 5 s on a slow 2-core machine. With no node left, the
-            # relaunch waits it out and the run stops.
+            # The default start timeout (a shorter one also bounds the first start, which loads
+            # the model): with no node left, the relaunch waits only a short grace, and the run stops.
             executor=RayExecutor(OPTIONS, default_models_dir(), address=cluster.address),
         )
 
@@ -222,6 +221,18 @@ def test_the_executor_options_are_checked(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--ray-address is for --executor ray" in result.stderr
     with pytest.raises(ConfigError, match="executor 'spark'"):
         Settings(executor="spark")  # as from a config file
+
+
+@pytest.mark.ray
+def test_a_cluster_with_no_room_for_a_worker_says_so_at_once(cluster: Any) -> None:
+    """`--device cuda` on a cluster of CPU nodes: nothing there could ever hold a worker, so the
+    run is told what a worker needs and what the cluster has after a short grace, not after the
+    start timeout (the message of a start waited out says "started within" instead)."""
+    on_gpus = RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
+                          address=cluster.address)
+    with pytest.raises(QcpipeError, match="no Ray transcription worker can start: each needs 1 GPU; "
+                                          "the cluster has 0 GPU"):
+        on_gpus.start()
 
 
 def test_without_ray_the_ray_executor_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
