@@ -16,10 +16,10 @@ is its own), and are scored against the corpus labels:
                   only the tokens Chinese is written with (`[asr] restrict_vocabulary = false`).
 
 Prints x-realtime (seconds of audio per wall second), the speed ratio to the first variant,
-peak RSS, on a GPU the peak GPU memory the variant added (NVML, when nvidia-ml-py is there),
-the character error rate (CER) against the reference transcripts (per role, so a word in the
-wrong lane counts as an error), and for qcpipe variants the `qcpipe eval` micro-F1 of the
-default rulebook on what was heard.
+peak RSS, on a GPU the peak GPU memory the variant added (NVML, when nvidia-ml-py is there) and
+how many windows the pooled batches held on average, the character error rate (CER) against
+the reference transcripts (per role, so a word in the wrong lane counts as an error), and for
+qcpipe variants the `qcpipe eval` micro-F1 of the default rulebook on what was heard.
 
 qcpipe's wall time includes loading the model, as a nightly run's does; on a GPU the dev
 corpus (42 minutes) is decoded in seconds, so `--repeat N` gives qcpipe variants the corpus N
@@ -147,6 +147,7 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     from qcpipe.store import Call, Segment, open_database
     from qcpipe.store import repository as repo
 
+    pools = _pools_made()
     wanted = {c["call_id"] for c in calls}
     sources = [s for s in read_manifest(corpus / "calls.csv") if s.call_id in wanted]
     # The copies are other calls of the same recordings (the store keys a call by its id).
@@ -180,8 +181,26 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
                 lane = hypotheses.setdefault(call_id, {})
                 lane[role] = lane.get(role, "") + text
         database.dispose()
+    batches = sum(pool.counts.batches for pool in pools)
     return {"wall_s": wall, "audio_s": summary.audio_s, "cer": _cer(hypotheses, calls), "failed": summary.failed,
-            "micro_f1": micro_f1}
+            "micro_f1": micro_f1,
+            "windows_per_batch": sum(pool.counts.windows for pool in pools) / batches if batches else None}
+
+
+def _pools_made() -> list:
+    """The GPU window pools (asr.batching) this process makes from now on: how full their
+    batches ran is the first thing to know of a GPU run's speed."""
+    from qcpipe.asr import batching
+
+    pools: list = []
+    made = batching.WindowPool.__init__
+
+    def recorded(self, *args, **kwargs) -> None:
+        made(self, *args, **kwargs)
+        pools.append(self)
+
+    batching.WindowPool.__init__ = recorded
+    return pools
 
 
 VARIANTS = {
@@ -241,15 +260,16 @@ def main() -> None:
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
           f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}")
     print(f"{'':16} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
-          f"{'speed':>7} {'micro-F1':>9}")
+          f"{'speed':>7} {'micro-F1':>9} {'win/batch':>9}")
     for variant, r in results.items():
         ratio = (r["audio_s"] / r["wall_s"]) / (base["audio_s"] / base["wall_s"])
         f1 = f"{r['micro_f1']:.3f}" if r.get("micro_f1") is not None else "-"
         gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") is not None else "-"
+        fill = f"{r['windows_per_batch']:.1f}" if r.get("windows_per_batch") is not None else "-"
         print(f"{variant:16} {r['audio_s'] / r['wall_s']:>11.1f} {r['audio_s']:>8.0f} {r['wall_s']:>8.1f} "
-              f"{r['peak_rss_mb']:>12.0f} {gpu:>7} {r['cer']:>7.2%} {ratio:>6.2f}× {f1:>9}")
+              f"{r['peak_rss_mb']:>12.0f} {gpu:>7} {r['cer']:>7.2%} {ratio:>6.2f}× {f1:>9} {fill:>9}")
     print(f"(speed is x-realtime relative to {next(iter(results))}'s; micro-F1 = `qcpipe eval` with the default "
-          "rulebook)")
+          "rulebook; win/batch = windows per decoded batch, on a GPU)")
 
 
 if __name__ == "__main__":
