@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -161,30 +162,42 @@ class AsrOptions:
 
     def fingerprint(self) -> str:
         """Identifies the recognition settings that change the text (not the device used)."""
-        relevant = {k: v for k, v in asdict(self).items() if k not in ("device", "batch_size", "gpu_decoders")}
-        if self.encode_padding_s >= 30:
-            # Whisper's own padding, as every transcript was made before the setting existed:
-            # their fingerprints stay valid (a stored call is not transcribed again for it).
-            del relevant["encode_padding_s"]
-        if not self.restrict_vocabulary:
-            # The full vocabulary, as every transcript was made before the setting existed.
-            del relevant["restrict_vocabulary"]
-        if self.rehear_room_s <= 0:  # never heard again, as every transcript was made before the setting existed
-            del relevant["rehear_room_s"]
-        if self.script_phrases:
-            relevant["script_phrases"] = sorted(self.script_phrases)
-        else:  # nothing read again, as every transcript was made before the setting existed
-            del relevant["script_phrases"]
-        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+        return _fingerprint(self)
 
     def recorded(self) -> dict:
         """The options as stored with each call: the script's phrases (hundreds of wordings,
         the same for every call of a run) by their count and digest."""
-        options = asdict(self)
-        if self.script_phrases:
-            digest = hashlib.sha256("\n".join(sorted(self.script_phrases)).encode()).hexdigest()[:16]
-            options["script_phrases"] = f"{len(self.script_phrases)} phrases, sha256 {digest}"
-        return options
+        return dict(_recorded(self))
+
+
+# Once per options, not per call: the run asks for both with every call it stores, and copying
+# out the options' hundreds of script phrases took 5 ms each time (scripts/bench_driver.py).
+@functools.lru_cache(maxsize=16)
+def _fingerprint(options: AsrOptions) -> str:
+    relevant = {k: v for k, v in asdict(options).items() if k not in ("device", "batch_size", "gpu_decoders")}
+    if options.encode_padding_s >= 30:
+        # Whisper's own padding, as every transcript was made before the setting existed:
+        # their fingerprints stay valid (a stored call is not transcribed again for it).
+        del relevant["encode_padding_s"]
+    if not options.restrict_vocabulary:
+        # The full vocabulary, as every transcript was made before the setting existed.
+        del relevant["restrict_vocabulary"]
+    if options.rehear_room_s <= 0:  # never heard again, as every transcript was made before the setting existed
+        del relevant["rehear_room_s"]
+    if options.script_phrases:
+        relevant["script_phrases"] = sorted(options.script_phrases)
+    else:  # nothing read again, as every transcript was made before the setting existed
+        del relevant["script_phrases"]
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=16)
+def _recorded(options: AsrOptions) -> dict:
+    stored = asdict(options)
+    if options.script_phrases:
+        digest = hashlib.sha256("\n".join(sorted(options.script_phrases)).encode()).hexdigest()[:16]
+        stored["script_phrases"] = f"{len(options.script_phrases)} phrases, sha256 {digest}"
+    return stored
 
 
 @dataclass(frozen=True)
