@@ -259,23 +259,21 @@ class RayExecutor:
             time.sleep(0.5)
         return resources
 
-    def _needs_text(self) -> str:
-        return "1 GPU" if self._gpu else f"{self._cpu_threads} CPU"
-
-    def _has_text(self, resources: dict[str, float]) -> str:
-        return f"{resources.get('GPU' if self._gpu else 'CPU', 0):g} {'GPU' if self._gpu else 'CPU'}"
+    def _shortage(self, resources: dict[str, float]) -> str:
+        """What a worker needs against what the cluster has, for the run's message."""
+        kind, need = ("GPU", 1) if self._gpu else ("CPU", self._cpu_threads)
+        return f"each needs {need} {kind}; the cluster has {resources.get(kind, 0):g} {kind}"
 
     def _launch(self) -> list[_Worker]:
-        """Start as many workers as the cluster's resources hold (at least one) and wait for
-        their models to load; those not started within `start_timeout_s` are given up."""
+        """Start as many workers as the cluster's resources hold and wait for their models to
+        load; those not started within `start_timeout_s` are given up."""
         ray = self._ray
         resources = self._room_for_workers()
         count = self._capacity(resources)
         if count == 0:
             # Nothing could place even one worker (the cluster lost its nodes, or has no GPU):
             # said after a short grace, not after `start_timeout_s` of waiting for what is not there.
-            raise QcpipeError(f"no Ray transcription worker can start: each needs {self._needs_text()}; "
-                              f"the cluster has {self._has_text(resources)}")
+            raise QcpipeError(f"no Ray transcription worker can start: {self._shortage(resources)}")
         needs = {"num_gpus": 1, "num_cpus": self._cpu_threads} if self._gpu else {"num_cpus": self._cpu_threads}
         # numpy's BLAS (the audio features) on as many threads as the worker has cores: Ray's own
         # default, made sure of here, since the sums' order can tip a word of the transcript.
@@ -283,7 +281,7 @@ class RayExecutor:
         actor_class = ray.remote(_TranscriberWorker).options(max_concurrency=self._concurrency, runtime_env=threads,
                                                              **needs)
         actors = [actor_class.remote(self._options, self._models_dir, self._channel_map, self._cpu_threads,
-                                     self._concurrency) for _ in range(max(1, count))]
+                                     self._concurrency) for _ in range(count)]
         ready_refs = {actor.ready.remote(): actor for actor in actors}
         began = time.monotonic()
         ready, late = ray.wait(list(ready_refs), num_returns=1, timeout=self._start_timeout_s)
@@ -316,7 +314,7 @@ class RayExecutor:
             raise failure.rebuild()
         if not workers:
             raise QcpipeError(f"no Ray transcription worker started within {self._start_timeout_s:.0f} s "
-                              f"(each needs {self._needs_text()}; the cluster has {self._has_text(resources)})")
+                              f"({self._shortage(resources)})")
         nodes = sorted({worker.node for worker in workers})
         log.info("%d Ray transcription worker(s) on %s", len(workers), ", ".join(nodes))
         return workers
