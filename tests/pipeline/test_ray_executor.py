@@ -156,10 +156,11 @@ def test_when_no_worker_can_start_again_the_run_stops_and_leaves_the_rest_for_th
     stored: list[str] = []
 
     def lose_the_cluster(outcome: CallOutcome) -> None:
-        if outcome.outcome is Outcome.DONE and not stored:
+        if outcome.outcome is Outcome.DONE:
             stored.append(outcome.call_id)
-            for node in list(cluster.worker_nodes):
-                cluster.remove_node(node)
+            if len(stored) == 1:
+                for node in list(cluster.worker_nodes):
+                    cluster.remove_node(node)
 
     def run() -> Any:
         return run_batch(
@@ -180,9 +181,12 @@ def test_when_no_worker_can_start_again_the_run_stops_and_leaves_the_rest_for_th
     with sqlite_db.session() as session:
         statuses = dict(session.execute(select(Call.call_id, Call.status)).all())
         assert session.scalar(select(func.count()).select_from(CallClaim)) == 0  # nothing left claimed
-    assert statuses == {stored[0]: CallStatus.DONE}  # the others are not failed: they did nothing wrong
+    # What the run stored before it stopped is kept (the other node may finish a call while the
+    # nodes are being removed); the others are not failed: they did nothing wrong.
+    before = list(stored)
+    assert statuses == dict.fromkeys(before, CallStatus.DONE) and len(before) < 4
     summary = run()  # the cluster is back: the next run does the rest
-    assert (summary.done, summary.skipped, summary.failed) == (3, 1, 0)
+    assert (summary.done, summary.skipped, summary.failed) == (4 - len(before), len(before), 0)
 
 
 @pytest.mark.ray
