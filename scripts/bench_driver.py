@@ -63,13 +63,12 @@ def transcribed(corpus: Path, count: int) -> tuple[list, dict]:
     return sources, {s.call_id: transcribe_call(model, s, settings.channels) for s in sources}
 
 
-def run_once(db_url: str, sources: list, results: dict, copies: int, scored: bool) -> tuple[float, float, int]:
+def run_once(db_url: str, sources: list, results: dict, copies: int, rulebook, tag: str) -> tuple[float, float, int]:
+    """One run over `copies` copies of each source, call ids `ID~{tag}{n}` (new to the database)."""
     from qcpipe.pipeline import run_batch
-    from qcpipe.scoring import load_rulebook
     from qcpipe.store import open_database
 
-    rulebook = load_rulebook() if scored else None
-    copied = [dataclasses.replace(s, call_id=f"{s.call_id}~{n}") for n in range(copies) for s in sources]
+    copied = [dataclasses.replace(s, call_id=f"{s.call_id}~{tag}{n}") for n in range(copies) for s in sources]
     fingerprint = next(iter(results.values())).transcript.options.fingerprint()
     database = open_database(db_url)
     try:
@@ -83,6 +82,8 @@ def run_once(db_url: str, sources: list, results: dict, copies: int, scored: boo
 
 
 def main() -> None:
+    from qcpipe.scoring import load_rulebook
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "dev")
     parser.add_argument("--calls", type=int, default=16)
@@ -94,15 +95,14 @@ def main() -> None:
     sources, results = transcribed(args.corpus, args.calls)
     print(f"{len(sources)} dev calls transcribed, each stored {args.copies}× as another call")
     print(f"{'':22} {'calls/s':>8} {'ms/call':>8} {'x-realtime ceiling':>19}")
+    rulebook = load_rulebook()
     with tempfile.TemporaryDirectory() as tmp:
         for scored in (True, False):
             runs = []
             for attempt in range(args.repeat):
-                name = f"{'s' if scored else 'u'}{attempt}"  # each run's call ids are new to the database
-                url = args.db or f"sqlite:///{tmp}/{name}.db"
-                renamed = [dataclasses.replace(s, call_id=f"{s.call_id}-{name}") for s in sources]
-                by_id = {f"{k}-{name}": v for k, v in results.items()}
-                runs.append(run_once(url, renamed, by_id, args.copies, scored))
+                tag = f"{'s' if scored else 'u'}{attempt}-"
+                url = args.db or f"sqlite:///{tmp}/{tag}.db"
+                runs.append(run_once(url, sources, results, args.copies, rulebook if scored else None, tag))
             wall, audio_s, done = sorted(runs)[len(runs) // 2]
             label = "claimed, stored, scored" if scored else "claimed, stored"
             print(f"{label:22} {done / wall:>8.1f} {wall / done * 1000:>8.1f} {audio_s / wall:>18.0f}×")
