@@ -104,10 +104,12 @@ class Settings:
     reread_script: bool = True  # stretches that sound like a rulebook phrase are scored as it too
     # Where calls are transcribed: "local" (threads of this process) or "ray" (the workers of a
     # Ray cluster at `ray_address`: "auto", "HOST:PORT", or unset to start Ray on this machine),
-    # each Ray worker on `ray_cpus_per_worker` cores when on CPU. The run itself stays here.
+    # each Ray worker on `ray_cpus_per_worker` cores when on CPU, `ray_workers_per_gpu` of them
+    # sharing each GPU on CUDA. The run itself stays here.
     executor: str = "local"
     ray_address: str | None = None
     ray_cpus_per_worker: int = 1
+    ray_workers_per_gpu: int = 1
     channels: ChannelMap = field(default_factory=ChannelMap)
     rules: Path = field(default_factory=default_rulebook)
     timezone: str = DEFAULT_TIMEZONE
@@ -136,6 +138,8 @@ class Settings:
             raise ConfigError(f"gpu_decoders {self.gpu_decoders}: how many batches decode at once on a GPU, 1 or more")
         if self.ray_cpus_per_worker < 1:
             raise ConfigError(f"ray_cpus_per_worker {self.ray_cpus_per_worker}: a Ray worker needs at least 1 core")
+        if self.ray_workers_per_gpu < 1:
+            raise ConfigError(f"ray_workers_per_gpu {self.ray_workers_per_gpu}: Ray workers sharing each GPU, 1 or more")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options pass None when unset)."""

@@ -477,7 +477,8 @@ def transcribe_sources(
         from qcpipe.pipeline.ray_executor import RayExecutor
 
         executor = RayExecutor(options, settings.models_dir, settings.channels, address=settings.ray_address,
-                               cpu_threads=settings.ray_cpus_per_worker)
+                               cpu_threads=settings.ray_cpus_per_worker,
+                               workers_per_gpu=settings.ray_workers_per_gpu)
     return run_batch(
         sources,
         database,

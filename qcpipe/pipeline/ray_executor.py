@@ -4,8 +4,9 @@ The run stays where it was started, and stays the only writer of the database: i
 call, submits it here, and stores what comes back (see `qcpipe.pipeline.batch`). What moves to
 the cluster is the transcription:
 
-- One worker (a Ray actor) per GPU when the model runs on CUDA, else one per `cpu_threads`
-  cores of the cluster. Each loads the model once, from `models_dir`, a local path that must
+- One worker (a Ray actor) per GPU when the model runs on CUDA (or `workers_per_gpu` per GPU,
+  each its own process with its own copy of the model), else one per `cpu_threads` cores of
+  the cluster. Each loads the model once, from `models_dir`, a local path that must
   exist on every node (as must qcpipe itself, and the recordings, at the same paths: a worker
   reads a call's audio itself, so no decoded audio crosses the network).
 - A worker gives back the call's transcript (segments, words, speech timelines), or the call's
@@ -152,24 +153,31 @@ class RayExecutor:
         started is shut down by `close`; a cluster it joined is left running.
     cpu_threads: cores per worker on CPU (each worker decodes one call at a time on that many
         threads; one thread is the local path's choice: calls side by side use cores best).
+    workers_per_gpu: workers sharing each GPU on CUDA, each a process of its own: a worker's
+        threads preparing calls share one interpreter (its GIL), which can keep them from
+        feeding a fast card; several processes each feed it their share. The worker's calls in
+        hand (`GPU_WORKER_CALLS`) are shared out among them.
     """
 
     def __init__(self, options: AsrOptions, models_dir: Path, channel_map: ChannelMap = ChannelMap(), *,
-                 address: str | None = None, cpu_threads: int = 1,
+                 address: str | None = None, cpu_threads: int = 1, workers_per_gpu: int = 1,
                  start_timeout_s: float = START_TIMEOUT_S) -> None:
         if cpu_threads < 1:
             raise ConfigError(f"Ray workers need at least 1 CPU thread each, not {cpu_threads}")
+        if workers_per_gpu < 1:
+            raise ConfigError(f"Ray workers per GPU: at least 1, not {workers_per_gpu}")
         self._ray = _import_ray()
         self._options = options
         self._models_dir = Path(models_dir)
         self._channel_map = channel_map
         self._address = address
         self._cpu_threads = cpu_threads
+        self._workers_per_gpu = workers_per_gpu
         self._start_timeout_s = start_timeout_s
         self._gpu = options.device == "cuda"
         # On GPU a worker takes many calls at a time: its threads prepare them while its model
         # decodes their windows together (asr.batching).
-        self._concurrency = GPU_WORKER_CALLS if self._gpu else 1
+        self._concurrency = max(1, GPU_WORKER_CALLS // workers_per_gpu) if self._gpu else 1
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._running: dict[Any, tuple[_Call, _Worker]] = {}  # Ray object ref → call, worker
@@ -245,11 +253,19 @@ class RayExecutor:
             self._started_ray = False
             raise ConfigError(f"cannot join the Ray cluster at {where or 'this machine'}: {_first_line(exc)}") from None
 
+    def _needs(self) -> tuple[str, float]:
+        """What one worker takes of the cluster: GPUs (a share of one), or CPU cores."""
+        if self._gpu:
+            # Ray counts a GPU's shares to 4 decimals: a third is 0.3333, and three fit on one.
+            return "GPU", round(1 / self._workers_per_gpu, 4)
+        return "CPU", self._cpu_threads
+
     def _capacity(self, resources: dict[str, float]) -> int:
         """How many workers the cluster's resources hold."""
+        kind, need = self._needs()
         if self._gpu:
-            return int(resources.get("GPU", 0))
-        return int(resources.get("CPU", 0) // self._cpu_threads)
+            return int(resources.get(kind, 0)) * self._workers_per_gpu
+        return int(resources.get(kind, 0) // need)
 
     def _room_for_workers(self) -> dict[str, float]:
         """The cluster's resources, once they hold a worker, or after `START_GRACE_S`: a node
@@ -261,8 +277,8 @@ class RayExecutor:
 
     def _shortage(self, resources: dict[str, float]) -> str:
         """What a worker needs against what the cluster has, for the run's message."""
-        kind, need = ("GPU", 1) if self._gpu else ("CPU", self._cpu_threads)
-        return f"each needs {need} {kind}; the cluster has {resources.get(kind, 0):g} {kind}"
+        kind, need = self._needs()
+        return f"each needs {need:g} {kind}; the cluster has {resources.get(kind, 0):g} {kind}"
 
     def _launch(self) -> list[_Worker]:
         """Start as many workers as the cluster's resources hold and wait for their models to
@@ -274,7 +290,7 @@ class RayExecutor:
             # Nothing could place even one worker (the cluster lost its nodes, or has no GPU):
             # said after a short grace, not after `start_timeout_s` of waiting for what is not there.
             raise QcpipeError(f"no Ray transcription worker can start: {self._shortage(resources)}")
-        needs = {"num_gpus": 1, "num_cpus": self._cpu_threads} if self._gpu else {"num_cpus": self._cpu_threads}
+        needs = {"num_gpus": self._needs()[1], "num_cpus": self._cpu_threads} if self._gpu else {"num_cpus": self._cpu_threads}
         # numpy's BLAS (the audio features) on as many threads as the worker has cores: Ray's own
         # default, made sure of here, since the sums' order can tip a word of the transcript.
         threads = {"env_vars": {"OMP_NUM_THREADS": str(self._cpu_threads)}}

@@ -228,15 +228,30 @@ def test_the_executor_options_are_checked(tmp_path: Path) -> None:
 
 
 @pytest.mark.ray
-def test_a_cluster_with_no_room_for_a_worker_says_so_at_once(cluster: Any) -> None:
+@pytest.mark.parametrize(("workers_per_gpu", "share"), [(1, "1"), (2, "0.5"), (3, "0.3333")])
+def test_a_cluster_with_no_room_for_a_worker_says_so_at_once(cluster: Any, workers_per_gpu: int, share: str) -> None:
     """`--device cuda` on a cluster of CPU nodes: nothing there could ever hold a worker, so the
-    run is told what a worker needs and what the cluster has after a short grace, not after the
-    start timeout (the message of a start waited out says "started within" instead)."""
+    run is told what a worker needs (its share of a GPU) and what the cluster has after a short
+    grace, not after the start timeout (the message of a start waited out says "started within")."""
     on_gpus = RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
-                          address=cluster.address)
-    with pytest.raises(QcpipeError, match="no Ray transcription worker can start: each needs 1 GPU; "
+                          address=cluster.address, workers_per_gpu=workers_per_gpu)
+    with pytest.raises(QcpipeError, match=f"no Ray transcription worker can start: each needs {share} GPU; "
                                           "the cluster has 0 GPU"):
         on_gpus.start()
+
+
+@pytest.mark.parametrize(("workers_per_gpu", "gpus", "workers"), [(1, 2, 2), (2, 1, 2), (3, 2, 6), (2, 1.5, 2)])
+def test_workers_sharing_gpus_are_as_many_per_whole_gpu_as_asked(
+        workers_per_gpu: int, gpus: float, workers: int) -> None:
+    on_gpus = RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
+                          workers_per_gpu=workers_per_gpu)
+    assert on_gpus._capacity({"GPU": gpus, "CPU": 32}) == workers
+
+
+def test_no_worker_per_gpu_is_refused() -> None:
+    with pytest.raises(ConfigError, match="Ray workers per GPU: at least 1, not 0"):
+        RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
+                    workers_per_gpu=0)
 
 
 def test_without_ray_the_ray_executor_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """`qcpipe run --executor ray` on a cluster with a GPU: each worker takes one GPU
-(`num_gpus=1`) and decodes there in float16 batches (a worker without one could not load its
-model, and the run would stop); every call is stored once, with what the
-local GPU path finds.
+(`num_gpus=1`), or its share of one (`[asr] ray_workers_per_gpu`: processes sharing the card),
+and decodes there in float16 batches (a worker without one could not load its model, and the
+run would stop); every call is stored once, with what the local GPU path finds.
 
 Skipped where no CUDA device is visible (CI has none); on a GPU machine: `pytest -m gpu`.
 """
@@ -40,7 +40,9 @@ def _no_local_model() -> None:
     raise AssertionError("with a Ray executor, the run must not load a model of its own")
 
 
-def test_a_ray_worker_takes_the_gpu_and_hears_what_the_local_gpu_path_hears(rulebook: Rulebook, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers_per_gpu", [1, 2])
+def test_a_ray_worker_takes_the_gpu_and_hears_what_the_local_gpu_path_hears(
+        rulebook: Rulebook, tmp_path: Path, workers_per_gpu: int, caplog: pytest.LogCaptureFixture) -> None:
     ray = import_ray()
     from ray.cluster_utils import Cluster
 
@@ -55,14 +57,16 @@ def test_a_ray_worker_takes_the_gpu_and_hears_what_the_local_gpu_path_hears(rule
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
         on_ray = open_database(f"sqlite:///{tmp_path / 'ray.db'}")
+        caplog.set_level(logging.INFO, logger="qcpipe.pipeline.ray_executor")
         summary = run_batch(sources_for(folder, manifest), on_ray, _no_local_model,
                             asr_fingerprint=options.fingerprint(), rulebook=rulebook,
                             executor=RayExecutor(options, default_models_dir(), address=cluster.address,
-                                                 start_timeout_s=120))
+                                                 workers_per_gpu=workers_per_gpu, start_timeout_s=120))
     finally:
         ray.shutdown()
         cluster.shutdown()
     assert (summary.done, summary.failed) == (len(CALLS), 0), summary.failures
+    assert f"{workers_per_gpu} Ray transcription worker(s)" in caplog.text  # all on the one GPU
     with on_ray.session() as session:
         rows = session.execute(select(Call.call_id, func.count(), func.min(Call.status)).group_by(Call.call_id)).all()
     assert sorted(rows) == [(call_id, 1, CallStatus.DONE) for call_id in sorted(CALLS)]
