@@ -28,8 +28,9 @@ rather than the model's start. CER and micro-F1 are always those of the first co
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
                                 [--repeat 1] [--workers 0] [--batch-size 0] [--gpu-decoders 0]
+                                [--ray-workers-per-gpu 2]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
-                                            qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy]
+                                            qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy,qcpipe-ray]
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class GpuMemoryPeak:
 
 
 def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-              batch_size: int = 0, gpu_decoders: int = 0) -> dict:
+              batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1) -> dict:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
@@ -120,7 +121,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
     from qcpipe.asr.transcriber import resolve_device
     from qcpipe.config import default_models_dir
 
-    del workers, repeat, batch_size, gpu_decoders  # the loop a user writes: each call once, one after another
+    del workers, repeat, batch_size, gpu_decoders, ray_workers_per_gpu  # the loop a user writes: each call once, one after another
     device, compute_type = resolve_device(device)
     model = WhisperModel(str(resolve_model("base", default_models_dir())), device=device, compute_type=compute_type)
     started = time.perf_counter()
@@ -136,8 +137,9 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
 
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-               batch_size: int = 0, gpu_decoders: int = 0, batched: bool | None = None, hotwords: str | None = None,
-               beam_size: int = 5, encode_padding_s: float = 30.0, restrict_vocabulary: bool = True) -> dict:
+               batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1, batched: bool | None = None,
+               hotwords: str | None = None, beam_size: int = 5, encode_padding_s: float = 30.0,
+               restrict_vocabulary: bool = True, executor: str = "local") -> dict:
     from sqlalchemy import select
 
     from qcpipe.config import Settings
@@ -155,7 +157,8 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, workers=workers, batched=batched,
                             hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s,
-                            restrict_vocabulary=restrict_vocabulary,
+                            restrict_vocabulary=restrict_vocabulary, executor=executor,
+                            ray_workers_per_gpu=ray_workers_per_gpu,
                             **({"batch_size": batch_size} if batch_size else {}),
                             **({"gpu_decoders": gpu_decoders} if gpu_decoders else {}))
         database = open_database(settings.db_url)
@@ -217,6 +220,10 @@ VARIANTS = {
     # Narrower beams: the speed/accuracy trade of `[asr] beam_size`.
     "qcpipe-beam2": lambda *args: run_qcpipe(*args, beam_size=2),
     "qcpipe-greedy": lambda *args: run_qcpipe(*args, beam_size=1),
+    # Through a Ray runtime started on this machine: on a GPU, `--ray-workers-per-gpu` worker
+    # processes share the card, each with its own model and interpreter lock (the wall time
+    # includes starting Ray and its workers; peak RSS is this process's, the run's, alone).
+    "qcpipe-ray": lambda *args: run_qcpipe(*args, executor="ray"),
 }
 SCRIPT_HOTWORDS = "您好 欢迎致电 很高兴为您服务 让您久等了 抱歉 记录 核实 尽快处理 联系电话 回电 请您稍等 感谢您的来电 再见"
 
@@ -232,6 +239,8 @@ def main() -> None:
                         help="qcpipe variants: `[asr] batch_size` (0 = the default)")
     parser.add_argument("--gpu-decoders", type=int, default=0,
                         help="qcpipe variants on GPU: `[asr] gpu_decoders` (0 = the default)")
+    parser.add_argument("--ray-workers-per-gpu", type=int, default=2,
+                        help="qcpipe-ray on GPU: `[asr] ray_workers_per_gpu`, worker processes sharing the card")
     parser.add_argument("--variants", default="naive,qcpipe,qcpipe-batched",
                         help="comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
@@ -241,7 +250,7 @@ def main() -> None:
     if args.variant:  # child process: run one variant, report JSON
         gpu_memory = GpuMemoryPeak(args.device)
         result = VARIANTS[args.variant](args.corpus, calls, args.device, args.workers, args.repeat, args.batch_size,
-                                           args.gpu_decoders)
+                                           args.gpu_decoders, args.ray_workers_per_gpu)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["peak_gpu_mb"] = gpu_memory.stop()
         print(json.dumps(result))
@@ -252,13 +261,14 @@ def main() -> None:
         command = [sys.executable, __file__, "--variant", variant, "--corpus", str(args.corpus),
                    "--calls", str(args.calls), "--device", args.device, "--repeat", str(args.repeat),
                    "--workers", str(args.workers), "--batch-size", str(args.batch_size),
-                   "--gpu-decoders", str(args.gpu_decoders)]
+                   "--gpu-decoders", str(args.gpu_decoders), "--ray-workers-per-gpu", str(args.ray_workers_per_gpu)]
         output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout  # errors show
         results[variant] = json.loads(output.strip().splitlines()[-1])
     base = results[next(iter(results))]
     print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
-          f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}")
+          f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}"
+          + (f", Ray workers per GPU {args.ray_workers_per_gpu}" if "qcpipe-ray" in results else ""))
     print(f"{'':16} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
           f"{'speed':>7} {'micro-F1':>9} {'win/batch':>9}")
     for variant, r in results.items():
