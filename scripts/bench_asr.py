@@ -28,7 +28,7 @@ rather than the model's start. CER and micro-F1 are always those of the first co
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
                                 [--repeat 1] [--workers 0] [--batch-size 0] [--gpu-decoders 0]
-                                [--ray-workers-per-gpu 2]
+                                [--ray-workers-per-gpu 2] [--switch-interval 0]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy,qcpipe-ray]
 """
@@ -239,6 +239,10 @@ def main() -> None:
                         help="qcpipe variants: `[asr] batch_size` (0 = the default)")
     parser.add_argument("--gpu-decoders", type=int, default=0,
                         help="qcpipe variants on GPU: `[asr] gpu_decoders` (0 = the default)")
+    parser.add_argument("--switch-interval", type=float, default=0.0,
+                        help="seconds a thread waiting for Python's lock waits before asking for it "
+                             "(sys.setswitchinterval; 0 = Python's 0.005): how soon a decoding thread back from "
+                             "the GPU gets it from the threads preparing calls")
     parser.add_argument("--ray-workers-per-gpu", type=int, default=2,
                         help="qcpipe-ray on GPU: `[asr] ray_workers_per_gpu`, worker processes sharing the card")
     parser.add_argument("--variants", default="naive,qcpipe,qcpipe-batched",
@@ -248,6 +252,8 @@ def main() -> None:
     calls = _calls(args.corpus, args.calls)
 
     if args.variant:  # child process: run one variant, report JSON
+        if args.switch_interval:
+            sys.setswitchinterval(args.switch_interval)
         gpu_memory = GpuMemoryPeak(args.device)
         result = VARIANTS[args.variant](args.corpus, calls, args.device, args.workers, args.repeat, args.batch_size,
                                            args.gpu_decoders, args.ray_workers_per_gpu)
@@ -261,14 +267,16 @@ def main() -> None:
         command = [sys.executable, __file__, "--variant", variant, "--corpus", str(args.corpus),
                    "--calls", str(args.calls), "--device", args.device, "--repeat", str(args.repeat),
                    "--workers", str(args.workers), "--batch-size", str(args.batch_size),
-                   "--gpu-decoders", str(args.gpu_decoders), "--ray-workers-per-gpu", str(args.ray_workers_per_gpu)]
+                   "--gpu-decoders", str(args.gpu_decoders), "--ray-workers-per-gpu", str(args.ray_workers_per_gpu),
+                   "--switch-interval", str(args.switch_interval)]
         output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout  # errors show
         results[variant] = json.loads(output.strip().splitlines()[-1])
     base = results[next(iter(results))]
     print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
           f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}"
-          + (f", Ray workers per GPU {args.ray_workers_per_gpu}" if "qcpipe-ray" in results else ""))
+          + (f", Ray workers per GPU {args.ray_workers_per_gpu}" if "qcpipe-ray" in results else "")
+          + (f", switch interval {args.switch_interval} s" if args.switch_interval else ""))
     print(f"{'':16} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
           f"{'speed':>7} {'micro-F1':>9} {'win/batch':>9}")
     for variant, r in results.items():
