@@ -139,7 +139,8 @@ class Settings:
         if self.ray_cpus_per_worker < 1:
             raise ConfigError(f"ray_cpus_per_worker {self.ray_cpus_per_worker}: a Ray worker needs at least 1 core")
         if self.ray_workers_per_gpu < 1:
-            raise ConfigError(f"ray_workers_per_gpu {self.ray_workers_per_gpu}: Ray workers sharing each GPU, 1 or more")
+            raise ConfigError(f"ray_workers_per_gpu {self.ray_workers_per_gpu}: "
+                              "Ray workers sharing each GPU, 1 or more")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options pass None when unset)."""

@@ -290,7 +290,7 @@ class RayExecutor:
             # Nothing could place even one worker (the cluster lost its nodes, or has no GPU):
             # said after a short grace, not after `start_timeout_s` of waiting for what is not there.
             raise QcpipeError(f"no Ray transcription worker can start: {self._shortage(resources)}")
-        needs = {"num_gpus": self._needs()[1], "num_cpus": self._cpu_threads} if self._gpu else {"num_cpus": self._cpu_threads}
+        needs = {"num_cpus": self._cpu_threads} | ({"num_gpus": self._needs()[1]} if self._gpu else {})
         # numpy's BLAS (the audio features) on as many threads as the worker has cores: Ray's own
         # default, made sure of here, since the sums' order can tip a word of the transcript.
         threads = {"env_vars": {"OMP_NUM_THREADS": str(self._cpu_threads)}}
