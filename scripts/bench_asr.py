@@ -262,15 +262,22 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    results = {}
+    results, failed = {}, {}
     for variant in args.variants.split(","):
         command = [sys.executable, __file__, "--variant", variant, "--corpus", str(args.corpus),
                    "--calls", str(args.calls), "--device", args.device, "--repeat", str(args.repeat),
                    "--workers", str(args.workers), "--batch-size", str(args.batch_size),
                    "--gpu-decoders", str(args.gpu_decoders), "--ray-workers-per-gpu", str(args.ray_workers_per_gpu),
                    "--switch-interval", str(args.switch_interval)]
-        output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout  # errors show
-        results[variant] = json.loads(output.strip().splitlines()[-1])
+        run = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # its errors show on stderr
+        if run.returncode != 0:  # the others still run and are shown
+            failed[variant] = run.returncode
+            continue
+        results[variant] = json.loads(run.stdout.strip().splitlines()[-1])
+    for variant, status in failed.items():
+        print(f"{variant} failed (exit {status}; its error is above)")
+    if not results:
+        sys.exit(1)
     base = results[next(iter(results))]
     print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU figures of the README's "On a GPU", on the card this machine has, in one go: the card,
+# the GPU tests, throughput and accuracy against the naive faster-whisper loop (one process, and
+# Ray worker processes sharing the card), and where one process holds Python's lock.
+#
+#   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests]
+#
+# Each step has its own time limit (STEP_TIMEOUT_S, default 300 s), so one that hangs does not
+# take the others with it. PYTHON (default python3) is the interpreter qcpipe is installed in.
+set -u
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+repeat=4 calls=64 per_gpu=2 tests=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --repeat) repeat=$2; shift 2 ;;
+    --calls) calls=$2; shift 2 ;;
+    --ray-workers-per-gpu) per_gpu=$2; shift 2 ;;
+    --skip-tests) tests=0; shift ;;
+    *) echo "unknown argument: $1 (see the head of $0)" >&2; exit 2 ;;
+  esac
+done
+limit=${STEP_TIMEOUT_S:-300}
+
+step() {  # step TITLE COMMAND...: run it under the time limit, say how it ended
+  local title=$1; shift
+  echo "== $title"
+  local began=$SECONDS
+  timeout --kill-after=10 "$limit" "$@"
+  local status=$?
+  [ $status -eq 124 ] && echo "(stopped after ${limit} s)"
+  echo "-- $title: exit $status, $((SECONDS - began)) s"
+}
+
+step "card" nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+step "CTranslate2 sees" "$python" -c "import ctranslate2; print(ctranslate2.__version__, ctranslate2.get_cuda_device_count(), 'CUDA device(s)')"
+if [ "$tests" = 1 ]; then
+  step "GPU tests" "$python" -m pytest -q -m gpu -p no:cacheprovider
+fi
+step "throughput and CER" "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
+  --variants naive,qcpipe,qcpipe-ray --ray-workers-per-gpu "$per_gpu"
+step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls"
