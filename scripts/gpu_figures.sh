@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU figures of the README's "On a GPU", on the card this machine has, in one go: the card,
-# the GPU tests, throughput and accuracy against the naive faster-whisper loop (one process, and
-# Ray worker processes sharing the card), and where one process holds Python's lock.
+# the GPU tests, throughput and accuracy against the naive faster-whisper loop (one process, one
+# encoding windows at their own length, and Ray worker processes sharing the card), and where
+# one process holds Python's lock.
 #
 #   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests]
 #
@@ -38,5 +39,5 @@ if [ "$tests" = 1 ]; then
   step "GPU tests" "$python" -m pytest -q -m gpu -p no:cacheprovider
 fi
 step "throughput and CER" "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
-  --variants naive,qcpipe,qcpipe-ray --ray-workers-per-gpu "$per_gpu"
+  --variants naive,qcpipe,qcpipe-pad2,qcpipe-ray --ray-workers-per-gpu "$per_gpu"
 step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls"
