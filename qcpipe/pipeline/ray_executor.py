@@ -38,7 +38,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -155,8 +155,9 @@ class RayExecutor:
         threads; one thread is the local path's choice: calls side by side use cores best).
     workers_per_gpu: workers sharing each GPU on CUDA, each a process of its own: a worker's
         threads preparing calls share one interpreter (its GIL), which can keep them from
-        feeding a fast card; several processes each feed it their share. The worker's calls in
-        hand (`GPU_WORKER_CALLS`) are shared out among them.
+        feeding a fast card; several processes each feed it their share. A worker's calls in
+        hand (`GPU_WORKER_CALLS`) and decoding threads (`gpu_decoders`) are shared out among
+        them: the card runs as many of each as with one worker.
     """
 
     def __init__(self, options: AsrOptions, models_dir: Path, channel_map: ChannelMap = ChannelMap(), *,
@@ -167,14 +168,16 @@ class RayExecutor:
         if workers_per_gpu < 1:
             raise ConfigError(f"Ray workers per GPU: at least 1, not {workers_per_gpu}")
         self._ray = _import_ray()
-        self._options = options
+        self._gpu = options.device == "cuda"
+        if self._gpu:
+            options = replace(options, gpu_decoders=max(1, options.gpu_decoders // workers_per_gpu))
+        self._options = options  # as the workers decode
         self._models_dir = Path(models_dir)
         self._channel_map = channel_map
         self._address = address
         self._cpu_threads = cpu_threads
         self._workers_per_gpu = workers_per_gpu
         self._start_timeout_s = start_timeout_s
-        self._gpu = options.device == "cuda"
         # On GPU a worker takes many calls at a time: its threads prepare them while its model
         # decodes their windows together (asr.batching).
         self._concurrency = max(1, GPU_WORKER_CALLS // workers_per_gpu) if self._gpu else 1

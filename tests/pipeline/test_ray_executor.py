@@ -248,6 +248,16 @@ def test_workers_sharing_gpus_are_as_many_per_whole_gpu_as_asked(
     assert on_gpus._capacity({"GPU": gpus, "CPU": 32}) == workers
 
 
+@pytest.mark.parametrize(("workers_per_gpu", "decoders"), [(1, 8), (2, 4), (3, 2), (16, 1)])
+def test_workers_sharing_a_gpu_share_its_decoding_threads(workers_per_gpu: int, decoders: int) -> None:
+    """Two workers on a card run 4 decoding threads each, as one worker runs 8: the card's
+    streams stay as many, only the processes feeding them are more."""
+    options = AsrOptions(device="cuda", compute_type="float16", batched=True, gpu_decoders=8)
+    on_gpus = RayExecutor(options, default_models_dir(), workers_per_gpu=workers_per_gpu)
+    assert on_gpus._options.gpu_decoders == decoders
+    assert on_gpus._options.fingerprint() == options.fingerprint()  # the same recognition
+
+
 def test_no_worker_per_gpu_is_refused() -> None:
     with pytest.raises(ConfigError, match="Ray workers per GPU: at least 1, not 0"):
         RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
