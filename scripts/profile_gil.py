@@ -44,7 +44,7 @@ STAGES = (
     ("crosstalk fit", ("remove_crosstalk",)),
     ("script re-reading", ("_reread_script", "near_stretches", "heard_phrases", "_log_likelihoods")),
     ("room hearing again", ("_heard_again", "with_phrases_heard_again")),
-    ("voice activity and levels", ("get_speech_timestamps", "own_speech", "SileroVADModel", "_own_speech")),
+    ("voice activity and levels", ("get_speech_timestamps", "own_speech", "SileroVADModel")),
     ("features", ("FeatureExtractor",)),
     ("word timing", ("find_alignment", "add_word_timestamps")),
     ("decoding glue", ("batching.py", "generate_segment", "_decode_regions", "_decode_alone")),
