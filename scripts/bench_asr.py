@@ -15,8 +15,9 @@ is its own), and are scored against the corpus labels:
   qcpipe-fullvocab  qcpipe with the decoder scoring every token of Whisper's vocabulary, not
                   only the tokens Chinese is written with (`[asr] restrict_vocabulary = false`).
 
-Prints x-realtime (seconds of audio per wall second), the speed ratio to the first variant,
-peak RSS, on a GPU the peak GPU memory the variant added (NVML, when nvidia-ml-py is there) and
+Prints x-realtime (seconds of audio per wall second), for qcpipe variants also once the model is
+up (from the 16th call finished on: a Ray runtime takes some 20 s to start its workers), the
+speed ratio to the first variant, peak RSS, on a GPU the peak GPU memory the variant added (NVML, when nvidia-ml-py is there) and
 how many windows the pooled batches held on average, the character error rate (CER) against
 the reference transcripts (per role, so a word in the wrong lane counts as an error), and for
 qcpipe variants the `qcpipe eval` micro-F1 of the default rulebook on what was heard.
@@ -163,13 +164,12 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
                             **({"gpu_decoders": gpu_decoders} if gpu_decoders else {}))
         database = open_database(settings.db_url)
         started = time.perf_counter()
-        finished = 0
+        finished_at: list[float] = []
 
         def progress(_outcome: object) -> None:  # on stderr, so that a run cut short still tells its pace
-            nonlocal finished
-            finished += 1
-            if finished % 16 == 0:
-                print(f"  {finished} calls in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+            finished_at.append(time.perf_counter() - started)
+            if len(finished_at) % 16 == 0:
+                print(f"  {len(finished_at)} calls in {finished_at[-1]:.1f} s", file=sys.stderr, flush=True)
 
         summary = transcribe_sources(settings, sources, database, rulebook=load_rulebook(), on_outcome=progress)
         wall = time.perf_counter() - started
@@ -186,8 +186,18 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
         database.dispose()
     batches = sum(pool.counts.batches for pool in pools)
     return {"wall_s": wall, "audio_s": summary.audio_s, "cer": _cer(hypotheses, calls), "failed": summary.failed,
-            "micro_f1": micro_f1,
+            "micro_f1": micro_f1, "once_up_x": _once_up(finished_at, summary.audio_s),
             "windows_per_batch": sum(pool.counts.windows for pool in pools) / batches if batches else None}
+
+
+def _once_up(finished_at: list[float], audio_s: float, first: int = 16) -> float | None:
+    """x-realtime from the `first`-th call finished to the last: the pace once the model (on Ray,
+    the runtime and each worker's model) is up, which is what a night's run goes at. The calls'
+    audio is taken as the run's mean (the copies of `--repeat` finish in any order)."""
+    if len(finished_at) < 2 * first:
+        return None
+    calls = len(finished_at) - first
+    return audio_s * calls / len(finished_at) / (finished_at[-1] - finished_at[first - 1])
 
 
 def _pools_made() -> list:
@@ -274,6 +284,8 @@ def main() -> None:
             failed[variant] = run.returncode
             continue
         results[variant] = json.loads(run.stdout.strip().splitlines()[-1])
+        # Each result as it comes, so a run stopped at a time limit still shows what finished.
+        print(f"{variant}: {json.dumps(results[variant])}", file=sys.stderr, flush=True)
     for variant, status in failed.items():
         print(f"{variant} failed (exit {status}; its error is above)")
     if not results:
@@ -284,17 +296,19 @@ def main() -> None:
           f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}"
           + (f", Ray workers per GPU {args.ray_workers_per_gpu}" if "qcpipe-ray" in results else "")
           + (f", switch interval {args.switch_interval} s" if args.switch_interval else ""))
-    print(f"{'':16} {'x-realtime':>11} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} {'CER':>7} "
-          f"{'speed':>7} {'micro-F1':>9} {'win/batch':>9}")
+    print(f"{'':16} {'x-realtime':>11} {'once up':>8} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} "
+          f"{'CER':>7} {'speed':>7} {'micro-F1':>9} {'win/batch':>9}")
     for variant, r in results.items():
         ratio = (r["audio_s"] / r["wall_s"]) / (base["audio_s"] / base["wall_s"])
         f1 = f"{r['micro_f1']:.3f}" if r.get("micro_f1") is not None else "-"
         gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") is not None else "-"
         fill = f"{r['windows_per_batch']:.1f}" if r.get("windows_per_batch") is not None else "-"
-        print(f"{variant:16} {r['audio_s'] / r['wall_s']:>11.1f} {r['audio_s']:>8.0f} {r['wall_s']:>8.1f} "
+        once_up = f"{r['once_up_x']:.1f}" if r.get("once_up_x") is not None else "-"
+        print(f"{variant:16} {r['audio_s'] / r['wall_s']:>11.1f} {once_up:>8} {r['audio_s']:>8.0f} {r['wall_s']:>8.1f} "
               f"{r['peak_rss_mb']:>12.0f} {gpu:>7} {r['cer']:>7.2%} {ratio:>6.2f}× {f1:>9} {fill:>9}")
-    print(f"(speed is x-realtime relative to {next(iter(results))}'s; micro-F1 = `qcpipe eval` with the default "
-          "rulebook; win/batch = windows per decoded batch, on a GPU)")
+    print(f"(speed is x-realtime relative to {next(iter(results))}'s; once up = x-realtime from the 16th call "
+          "finished to the last, with 32 calls or more; micro-F1 = `qcpipe eval` with the default rulebook; "
+          "win/batch = windows per decoded batch, on a GPU)")
 
 
 if __name__ == "__main__":

@@ -5,19 +5,24 @@
 # one process holds Python's lock.
 #
 #   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests]
+#                               [--variants naive,qcpipe,qcpipe-pad2,qcpipe-ray] [--corpus DIR]
 #
-# Each step has its own time limit (STEP_TIMEOUT_S, default 300 s), so one that hangs does not
-# take the others with it. PYTHON (default python3) is the interpreter qcpipe is installed in.
+# The throughput comes first, then the GPU tests (only the modules marked gpu are collected, so
+# a machine without the browser tests' packages can run them). Each step has its own time limit
+# (STEP_TIMEOUT_S, default 300 s), so one that hangs does not take the others with it. PYTHON
+# (default python3) is the interpreter qcpipe is installed in.
 set -u
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-repeat=4 calls=64 per_gpu=2 tests=1
+repeat=4 calls=64 per_gpu=2 tests=1 variants=naive,qcpipe,qcpipe-pad2,qcpipe-ray corpus=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat=$2; shift 2 ;;
     --calls) calls=$2; shift 2 ;;
     --ray-workers-per-gpu) per_gpu=$2; shift 2 ;;
     --skip-tests) tests=0; shift ;;
+    --variants) variants=$2; shift 2 ;;
+    --corpus) corpus=(--corpus "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see the head of $0)" >&2; exit 2 ;;
   esac
 done
@@ -35,9 +40,9 @@ step() {  # step TITLE COMMAND...: run it under the time limit, say how it ended
 
 step "card" nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 step "CTranslate2 sees" "$python" -c "import ctranslate2; print(ctranslate2.__version__, ctranslate2.get_cuda_device_count(), 'CUDA device(s)')"
-if [ "$tests" = 1 ]; then
-  step "GPU tests" "$python" -m pytest -q -m gpu -p no:cacheprovider
-fi
 step "throughput and CER" "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
-  --variants naive,qcpipe,qcpipe-pad2,qcpipe-ray --ray-workers-per-gpu "$per_gpu"
-step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls"
+  --variants "$variants" --ray-workers-per-gpu "$per_gpu" "${corpus[@]}"
+if [ "$tests" = 1 ]; then
+  step "GPU tests" "$python" -m pytest -q -rs -m gpu -p no:cacheprovider $(grep -rl 'pytest.mark.gpu' tests)
+fi
+step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls" "${corpus[@]}"
