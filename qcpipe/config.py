@@ -109,7 +109,7 @@ class Settings:
     executor: str = "local"
     ray_address: str | None = None
     ray_cpus_per_worker: int = 1
-    ray_workers_per_gpu: int = 1
+    ray_workers_per_gpu: int = 2  # two processes keep a card busy where one process's GIL cannot
     channels: ChannelMap = field(default_factory=ChannelMap)
     rules: Path = field(default_factory=default_rulebook)
     timezone: str = DEFAULT_TIMEZONE

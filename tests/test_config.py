@@ -60,7 +60,7 @@ batched = true
 hotwords = "畅联通信"
 encode_padding_s = 2
 gpu_decoders = 2
-ray_workers_per_gpu = 2
+ray_workers_per_gpu = 3
 [scoring]
 rules = "/etc/qcpipe/rules.yaml"
 [center]
@@ -72,7 +72,7 @@ appeal_window_days = 3
     assert settings.db_url == "sqlite:////srv/qc.db"  # [storage] db is the db_url
     assert (settings.settle_s, settings.model, settings.device, settings.beam_size) == (30, "/models/large-v3", "cpu", 2)
     assert (settings.batched, settings.hotwords, settings.encode_padding_s) == (True, "畅联通信", 2)
-    assert (settings.gpu_decoders, settings.ray_workers_per_gpu) == (2, 2)
+    assert (settings.gpu_decoders, settings.ray_workers_per_gpu) == (2, 3)
     assert settings.models_dir == Path("/srv/models") and settings.rules == Path("/etc/qcpipe/rules.yaml")
     assert (settings.timezone, settings.pass_line, settings.appeal_window_days) == ("Asia/Urumqi", 85, 3)
     assert (settings.compute_type, settings.workers) == ("auto", 0)  # not in the file: defaults

@@ -25,7 +25,7 @@ from qcpipe.errors import ConfigError, QcpipeError
 from qcpipe.ingest import sources_for
 from qcpipe.pipeline import CallOutcome, Outcome, run_batch
 from qcpipe.pipeline.batch import WorkersLost
-from qcpipe.pipeline.ray_executor import RayExecutor
+from qcpipe.pipeline.ray_executor import GPU_WORKER_CALLS, RayExecutor
 from qcpipe.scoring import Rulebook
 from qcpipe.store import Call, CallClaim, CallStatus, Database, open_database
 from tests.helpers.audio import copy_calls, settled
@@ -249,12 +249,14 @@ def test_workers_sharing_gpus_are_as_many_per_whole_gpu_as_asked(
 
 
 @pytest.mark.parametrize(("workers_per_gpu", "decoders"), [(1, 8), (2, 4), (3, 2), (16, 1)])
-def test_workers_sharing_a_gpu_share_its_decoding_threads(workers_per_gpu: int, decoders: int) -> None:
+def test_workers_sharing_a_gpu_share_its_decoding_threads_not_their_calls(workers_per_gpu: int, decoders: int) -> None:
     """Two workers on a card run 4 decoding threads each, as one worker runs 8: the card's
-    streams stay as many, only the processes feeding them are more."""
+    streams stay as many, only the processes feeding them are more. Each still holds a GPU
+    worker's calls, or it would have too few to prepare for its share of the card."""
     options = AsrOptions(device="cuda", compute_type="float16", batched=True, gpu_decoders=8)
     on_gpus = RayExecutor(options, default_models_dir(), workers_per_gpu=workers_per_gpu)
     assert on_gpus._options.gpu_decoders == decoders
+    assert on_gpus._concurrency == GPU_WORKER_CALLS
     assert on_gpus._options.fingerprint() == options.fingerprint()  # the same recognition
 
 
