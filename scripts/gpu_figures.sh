@@ -6,6 +6,12 @@
 #
 #   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests]
 #                               [--variants naive,qcpipe,qcpipe-pad2,qcpipe-ray] [--corpus DIR]
+#                               [--sweep]
+#
+# --sweep then tries fuller batches: fewer decoding threads on the card (`--gpu-decoders`, the
+# card's, shared out among Ray's workers) and more calls in hand (`--workers`, per process), so
+# that windows wait for a decoder and go in together (H200: about one window a batch with the
+# defaults, the card busy all the time with two Ray workers).
 #
 # The throughput comes first, then the GPU tests (only the modules marked gpu are collected, so
 # a machine without the browser tests' packages can run them). Each step has its own time limit
@@ -14,7 +20,7 @@
 set -u
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-repeat=4 calls=64 per_gpu=2 tests=1 variants=naive,qcpipe,qcpipe-pad2,qcpipe-ray corpus=()
+repeat=4 calls=64 per_gpu=2 tests=1 variants=naive,qcpipe,qcpipe-pad2,qcpipe-ray corpus=() sweep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat=$2; shift 2 ;;
@@ -23,6 +29,7 @@ while [ $# -gt 0 ]; do
     --skip-tests) tests=0; shift ;;
     --variants) variants=$2; shift 2 ;;
     --corpus) corpus=(--corpus "$2"); shift 2 ;;
+    --sweep) sweep=1; shift ;;
     *) echo "unknown argument: $1 (see the head of $0)" >&2; exit 2 ;;
   esac
 done
@@ -46,3 +53,11 @@ if [ "$tests" = 1 ]; then
   step "GPU tests" "$python" -m pytest -q -rs -m gpu -p no:cacheprovider $(grep -rl 'pytest.mark.gpu' tests)
 fi
 step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls" "${corpus[@]}"
+if [ "$sweep" = 1 ]; then
+  for decoders_workers in "2 32" "4 32" "2 48"; do
+    set -- $decoders_workers
+    step "fuller batches: $1 decoding threads, $2 calls in hand" "$python" scripts/bench_asr.py --device cuda \
+      --calls "$calls" --repeat "$repeat" --variants qcpipe,qcpipe-ray --ray-workers-per-gpu "$per_gpu" \
+      --gpu-decoders "$1" --workers "$2" "${corpus[@]}"
+  done
+fi

@@ -474,11 +474,12 @@ def transcribe_sources(
     executor: CallExecutor | None = None
     if settings.executor == "ray":
         # Imported only when chosen: the local path never needs Ray installed.
-        from qcpipe.pipeline.ray_executor import RayExecutor
+        from qcpipe.pipeline.ray_executor import GPU_WORKER_CALLS, RayExecutor
 
         executor = RayExecutor(options, settings.models_dir, settings.channels, address=settings.ray_address,
                                cpu_threads=settings.ray_cpus_per_worker,
-                               workers_per_gpu=settings.ray_workers_per_gpu)
+                               workers_per_gpu=settings.ray_workers_per_gpu,
+                               gpu_calls=settings.workers or GPU_WORKER_CALLS)
     return run_batch(
         sources,
         database,

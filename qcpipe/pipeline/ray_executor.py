@@ -162,15 +162,19 @@ class RayExecutor:
         8×, once started): 432× realtime with 2 workers against 235× for the local path's one
         process, the card busy all the time against 55-60 % of it (nvidia-smi dmon); 3 workers
         made 427×, and 391× with the 16 calls shared out among them.
+    gpu_calls: calls each worker holds on CUDA, each prepared by a thread of its own while the
+        model decodes the windows of all of them together (`[asr] workers` when set).
     """
 
     def __init__(self, options: AsrOptions, models_dir: Path, channel_map: ChannelMap = ChannelMap(), *,
                  address: str | None = None, cpu_threads: int = 1, workers_per_gpu: int = 1,
-                 start_timeout_s: float = START_TIMEOUT_S) -> None:
+                 gpu_calls: int = GPU_WORKER_CALLS, start_timeout_s: float = START_TIMEOUT_S) -> None:
         if cpu_threads < 1:
             raise ConfigError(f"Ray workers need at least 1 CPU thread each, not {cpu_threads}")
         if workers_per_gpu < 1:
             raise ConfigError(f"Ray workers per GPU: at least 1, not {workers_per_gpu}")
+        if gpu_calls < 1:
+            raise ConfigError(f"calls a Ray GPU worker holds: at least 1, not {gpu_calls}")
         self._ray = _import_ray()
         self._gpu = options.device == "cuda"
         if self._gpu:
@@ -185,7 +189,7 @@ class RayExecutor:
         # On GPU a worker takes many calls at a time: its threads prepare them while its model
         # decodes their windows together (asr.batching). Not shared out among the workers on a
         # card: that held 3 workers at 391× realtime, 427× with each holding 16.
-        self._concurrency = GPU_WORKER_CALLS if self._gpu else 1
+        self._concurrency = gpu_calls if self._gpu else 1
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._running: dict[Any, tuple[_Call, _Worker]] = {}  # Ray object ref → call, worker

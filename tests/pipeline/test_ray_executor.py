@@ -260,6 +260,14 @@ def test_workers_sharing_a_gpu_share_its_decoding_threads_not_their_calls(worker
     assert on_gpus._options.fingerprint() == options.fingerprint()  # the same recognition
 
 
+def test_a_gpu_worker_holds_the_calls_asked_for() -> None:
+    options = AsrOptions(device="cuda", compute_type="float16", batched=True)
+    assert RayExecutor(options, default_models_dir(), gpu_calls=32)._concurrency == 32
+    assert RayExecutor(AsrOptions(), default_models_dir(), gpu_calls=32)._concurrency == 1  # CPU: a call at a time
+    with pytest.raises(ConfigError, match="calls a Ray GPU worker holds: at least 1, not 0"):
+        RayExecutor(options, default_models_dir(), gpu_calls=0)
+
+
 def test_no_worker_per_gpu_is_refused() -> None:
     with pytest.raises(ConfigError, match="Ray workers per GPU: at least 1, not 0"):
         RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
