@@ -143,6 +143,7 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
                restrict_vocabulary: bool = True, executor: str = "local") -> dict:
     from sqlalchemy import select
 
+    from qcpipe.asr.batching import WindowPool
     from qcpipe.config import Settings
     from qcpipe.ingest import read_manifest
     from qcpipe.pipeline import transcribe_sources
@@ -150,7 +151,13 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     from qcpipe.store import Call, Segment, open_database
     from qcpipe.store import repository as repo
 
-    pools = _pools_made()
+    pools = _made_from_now_on(WindowPool)
+    if executor == "ray":
+        from qcpipe.pipeline.ray_executor import RayExecutor
+
+        executors = _made_from_now_on(RayExecutor)
+    else:
+        executors = []
     wanted = {c["call_id"] for c in calls}
     sources = [s for s in read_manifest(corpus / "calls.csv") if s.call_id in wanted]
     # The copies are other calls of the same recordings (the store keys a call by its id).
@@ -184,10 +191,12 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
                 lane = hypotheses.setdefault(call_id, {})
                 lane[role] = lane.get(role, "") + text
         database.dispose()
-    batches = sum(pool.counts.batches for pool in pools)
+    fills = [(pool.counts.batches, pool.counts.windows) for pool in pools]
+    fills += [made.batch_fill for made in executors if made.batch_fill]  # Ray's workers, read as it closed
+    batches = sum(batches for batches, _ in fills)
     return {"wall_s": wall, "audio_s": summary.audio_s, "cer": _cer(hypotheses, calls), "failed": summary.failed,
             "micro_f1": micro_f1, "once_up_x": _once_up(finished_at, summary.audio_s),
-            "windows_per_batch": sum(pool.counts.windows for pool in pools) / batches if batches else None}
+            "windows_per_batch": sum(windows for _, windows in fills) / batches if batches else None}
 
 
 def _once_up(finished_at: list[float], audio_s: float, first: int = 16) -> float | None:
@@ -200,20 +209,20 @@ def _once_up(finished_at: list[float], audio_s: float, first: int = 16) -> float
     return audio_s * calls / len(finished_at) / (finished_at[-1] - finished_at[first - 1])
 
 
-def _pools_made() -> list:
-    """The GPU window pools (asr.batching) this process makes from now on: how full their
-    batches ran is the first thing to know of a GPU run's speed."""
-    from qcpipe.asr import batching
-
-    pools: list = []
-    made = batching.WindowPool.__init__
+def _made_from_now_on(cls: type) -> list:
+    """The instances of `cls` this process makes from now on. The GPU window pools
+    (asr.batching.WindowPool): how full their batches ran is the first thing to know of a GPU
+    run's speed; Ray's executors (pipeline.ray_executor.RayExecutor) read that of their workers
+    as they close."""
+    instances: list = []
+    made = cls.__init__
 
     def recorded(self, *args, **kwargs) -> None:
         made(self, *args, **kwargs)
-        pools.append(self)
+        instances.append(self)
 
-    batching.WindowPool.__init__ = recorded
-    return pools
+    cls.__init__ = recorded
+    return instances
 
 
 VARIANTS = {

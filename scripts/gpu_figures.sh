@@ -9,9 +9,9 @@
 #                               [--sweep]
 #
 # --sweep then tries fuller batches: fewer decoding threads on the card (`--gpu-decoders`, the
-# card's, shared out among Ray's workers) and more calls in hand (`--workers`, per process), so
-# that windows wait for a decoder and go in together (H200: about one window a batch with the
-# defaults, the card busy all the time with two Ray workers).
+# card's, shared out among Ray's workers), more calls in hand (`--workers`, per process) and
+# larger batches (`--batch-size`), so that windows wait for a decoder and go in together (H200:
+# about one window a batch with the defaults, the card busy all the time with two Ray workers).
 #
 # The throughput comes first, then the GPU tests (only the modules marked gpu are collected, so
 # a machine without the browser tests' packages can run them). Each step has its own time limit
@@ -54,10 +54,11 @@ if [ "$tests" = 1 ]; then
 fi
 step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls" "${corpus[@]}"
 if [ "$sweep" = 1 ]; then
-  for decoders_workers in "2 32" "4 32" "2 48"; do
-    set -- $decoders_workers
-    step "fuller batches: $1 decoding threads, $2 calls in hand" "$python" scripts/bench_asr.py --device cuda \
-      --calls "$calls" --repeat "$repeat" --variants qcpipe,qcpipe-ray --ray-workers-per-gpu "$per_gpu" \
-      --gpu-decoders "$1" --workers "$2" "${corpus[@]}"
+  for decoders_calls_windows in "2 32 16" "4 32 16" "2 48 32"; do
+    set -- $decoders_calls_windows
+    step "fuller batches: $1 decoding threads, $2 calls in hand, batches of up to $3 windows" \
+      "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
+      --variants qcpipe,qcpipe-ray --ray-workers-per-gpu "$per_gpu" \
+      --gpu-decoders "$1" --workers "$2" --batch-size "$3" "${corpus[@]}"
   done
 fi

@@ -206,6 +206,12 @@ class Transcriber:
             threadpool_limits(limits=1)
         self._local = threading.local()
 
+    @property
+    def batch_fill(self) -> tuple[int, int] | None:
+        """Batches decoded in the GPU pool so far and the windows in them (None where windows are
+        not pooled): how well the calls in hand fill the card."""
+        return (self._pool.counts.batches, self._pool.counts.windows) if self._pool else None
+
     def _pipeline(self) -> BatchedInferencePipeline:
         # One per thread: faster-whisper's pipeline keeps per-call state (last_speech_timestamp).
         pipeline = getattr(self._local, "pipeline", None)

@@ -57,6 +57,7 @@ START_TIMEOUT_S = 120.0  # how long to wait for workers to start (placed and the
 START_GRACE_S = 10.0  # the least time the other workers are given once the first has started
 GPU_WORKER_CALLS = 16  # calls a GPU worker holds at once (16 preparing threads: 159× realtime on an H200)
 _POLL_S = 0.25  # how often the result thread looks at newly submitted calls
+BATCH_FILL_TIMEOUT_S = 5.0  # how long closing waits for a worker's count of its GPU batches
 
 
 def _import_ray() -> ModuleType:
@@ -118,6 +119,10 @@ class _TranscriberWorker:
     def ready(self) -> str | _Failed:
         """The node this worker runs on, once its model is loaded; or why it could not load."""
         return self._error or socket.gethostname()
+
+    def batch_fill(self) -> tuple[int, int] | None:
+        """Its model's GPU batches so far and the windows in them (Transcriber.batch_fill)."""
+        return self._model.batch_fill if self._model else None
 
     def transcribe(self, source: CallSource) -> TranscribedCall | _Failed:
         assert self._model is not None
@@ -199,6 +204,8 @@ class RayExecutor:
         self._started_ray = False
         self._closing = threading.Event()
         self._results = threading.Thread(target=self._collect, name="ray-results", daemon=True)
+        # The workers' GPU batches and the windows in them, read when the executor closes.
+        self.batch_fill: tuple[int, int] | None = None
 
     @property
     def slots(self) -> int:
@@ -235,6 +242,8 @@ class RayExecutor:
         self._closing.set()
         if self._results.is_alive():
             self._results.join()
+        if self._gpu and not cancel:
+            self._read_batch_fill()
         with self._lock:
             for call in [call for call, _ in self._running.values()] + self._waiting:
                 call.future.cancel()
@@ -247,6 +256,24 @@ class RayExecutor:
         if self._started_ray:
             self._ray.shutdown()
             self._started_ray = False
+
+    def _read_batch_fill(self) -> None:
+        """Sum and log how full the workers' GPU batches ran: with the card busy, fuller batches
+        are what makes it faster. A worker that does not answer in time is left out."""
+        with self._lock:
+            actors = [worker.actor for worker in self._workers]
+        batches = windows = 0
+        for ref in [actor.batch_fill.remote() for actor in actors]:
+            try:
+                fill = self._ray.get(ref, timeout=BATCH_FILL_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 (a worker lost or busy: its count is not needed to finish)
+                continue
+            if fill:
+                batches, windows = batches + fill[0], windows + fill[1]
+        if batches:
+            self.batch_fill = (batches, windows)
+            log.info("the Ray workers decoded %d windows in %d GPU batches (%.1f a batch)",
+                     windows, batches, windows / batches)
 
     # --- connecting and starting workers
 

@@ -58,15 +58,20 @@ def test_a_ray_worker_takes_the_gpu_and_hears_what_the_local_gpu_path_hears(
         ray.init(address=cluster.address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
         on_ray = open_database(f"sqlite:///{tmp_path / 'ray.db'}")
         caplog.set_level(logging.INFO, logger="qcpipe.pipeline.ray_executor")
+        executor = RayExecutor(options, default_models_dir(), address=cluster.address,
+                               workers_per_gpu=workers_per_gpu, start_timeout_s=120)
         summary = run_batch(sources_for(folder, manifest), on_ray, _no_local_model,
-                            asr_fingerprint=options.fingerprint(), rulebook=rulebook,
-                            executor=RayExecutor(options, default_models_dir(), address=cluster.address,
-                                                 workers_per_gpu=workers_per_gpu, start_timeout_s=120))
+                            asr_fingerprint=options.fingerprint(), rulebook=rulebook, executor=executor)
     finally:
         ray.shutdown()
         cluster.shutdown()
     assert (summary.done, summary.failed) == (len(CALLS), 0), summary.failures
     assert f"{workers_per_gpu} Ray transcription worker(s)" in caplog.text  # all on the one GPU
+    # Read from the workers as the run closed them: every call's lanes went through their pools.
+    assert executor.batch_fill is not None, "the workers' GPU batches were not counted"
+    batches, windows = executor.batch_fill
+    assert windows >= batches >= 1 and windows >= len(CALLS)
+    assert "GPU batches" in caplog.text
     with on_ray.session() as session:
         rows = session.execute(select(Call.call_id, func.count(), func.min(Call.status)).group_by(Call.call_id)).all()
     assert sorted(rows) == [(call_id, 1, CallStatus.DONE) for call_id in sorted(CALLS)]
