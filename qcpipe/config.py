@@ -93,6 +93,7 @@ class Settings:
     batched: bool | None = None  # None = batched decoding on GPU, sequential on CPU
     batch_size: int = 16
     gpu_decoders: int = 8  # batches decoding at once on a GPU (asr.batching)
+    gpu_batch_min_windows: int = 1  # windows waiting before a batch starts beside one decoding
     hotwords: str | None = None
     initial_prompt: str | None = None
     remove_crosstalk: bool = True
@@ -136,6 +137,9 @@ class Settings:
                               "(30 encodes every window padded to 30 s, as Whisper does)")
         if self.gpu_decoders < 1:
             raise ConfigError(f"gpu_decoders {self.gpu_decoders}: how many batches decode at once on a GPU, 1 or more")
+        if self.gpu_batch_min_windows < 1:
+            raise ConfigError(f"gpu_batch_min_windows {self.gpu_batch_min_windows}: windows waiting before "
+                              "a batch starts beside one decoding on a GPU, 1 or more")
         if self.ray_cpus_per_worker < 1:
             raise ConfigError(f"ray_cpus_per_worker {self.ray_cpus_per_worker}: a Ray worker needs at least 1 core")
         if self.ray_workers_per_gpu < 1:

@@ -29,7 +29,7 @@ rather than the model's start. CER and micro-F1 are always those of the first co
 
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
                                 [--repeat 1] [--workers 0] [--batch-size 0] [--gpu-decoders 0]
-                                [--ray-workers-per-gpu 2] [--switch-interval 0]
+                                [--ray-workers-per-gpu 2] [--gpu-batch-min-windows 0] [--switch-interval 0]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy,qcpipe-ray]
 """
@@ -114,7 +114,8 @@ class GpuMemoryPeak:
 
 
 def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-              batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1) -> dict:
+              batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1,
+              gpu_batch_min_windows: int = 0) -> dict:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
@@ -138,7 +139,8 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
 
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
-               batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1, batched: bool | None = None,
+               batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1, gpu_batch_min_windows: int = 0,
+               batched: bool | None = None,
                hotwords: str | None = None, beam_size: int = 5, encode_padding_s: float = 30.0,
                restrict_vocabulary: bool = True, executor: str = "local") -> dict:
     from sqlalchemy import select
@@ -168,7 +170,8 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
                             restrict_vocabulary=restrict_vocabulary, executor=executor,
                             ray_workers_per_gpu=ray_workers_per_gpu,
                             **({"batch_size": batch_size} if batch_size else {}),
-                            **({"gpu_decoders": gpu_decoders} if gpu_decoders else {}))
+                            **({"gpu_decoders": gpu_decoders} if gpu_decoders else {}),
+                            **({"gpu_batch_min_windows": gpu_batch_min_windows} if gpu_batch_min_windows else {}))
         database = open_database(settings.db_url)
         started = time.perf_counter()
         finished_at: list[float] = []
@@ -258,6 +261,8 @@ def main() -> None:
                         help="qcpipe variants: `[asr] batch_size` (0 = the default)")
     parser.add_argument("--gpu-decoders", type=int, default=0,
                         help="qcpipe variants on GPU: `[asr] gpu_decoders` (0 = the default)")
+    parser.add_argument("--gpu-batch-min-windows", type=int, default=0,
+                        help="qcpipe variants on GPU: `[asr] gpu_batch_min_windows` (0 = the default)")
     parser.add_argument("--switch-interval", type=float, default=0.0,
                         help="seconds a thread waiting for Python's lock waits before asking for it "
                              "(sys.setswitchinterval; 0 = Python's 0.005): how soon a decoding thread back from "
@@ -275,7 +280,7 @@ def main() -> None:
             sys.setswitchinterval(args.switch_interval)
         gpu_memory = GpuMemoryPeak(args.device)
         result = VARIANTS[args.variant](args.corpus, calls, args.device, args.workers, args.repeat, args.batch_size,
-                                           args.gpu_decoders, args.ray_workers_per_gpu)
+                                           args.gpu_decoders, args.ray_workers_per_gpu, args.gpu_batch_min_windows)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["peak_gpu_mb"] = gpu_memory.stop()
         print(json.dumps(result))
@@ -287,6 +292,7 @@ def main() -> None:
                    "--calls", str(args.calls), "--device", args.device, "--repeat", str(args.repeat),
                    "--workers", str(args.workers), "--batch-size", str(args.batch_size),
                    "--gpu-decoders", str(args.gpu_decoders), "--ray-workers-per-gpu", str(args.ray_workers_per_gpu),
+                   "--gpu-batch-min-windows", str(args.gpu_batch_min_windows),
                    "--switch-interval", str(args.switch_interval)]
         run = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # its errors show on stderr
         if run.returncode != 0:  # the others still run and are shown
@@ -302,7 +308,8 @@ def main() -> None:
     base = results[next(iter(results))]
     print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
-          f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}"
+          f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}, "
+          f"batch gathers {args.gpu_batch_min_windows or 'default'}"
           + (f", Ray workers per GPU {args.ray_workers_per_gpu}" if "qcpipe-ray" in results else "")
           + (f", switch interval {args.switch_interval} s" if args.switch_interval else ""))
     print(f"{'':16} {'x-realtime':>11} {'once up':>8} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} "

@@ -8,10 +8,11 @@
 #                               [--variants naive,qcpipe,qcpipe-pad2,qcpipe-ray] [--corpus DIR]
 #                               [--sweep]
 #
-# --sweep then tries fuller batches: fewer decoding threads on the card (`--gpu-decoders`, the
-# card's, shared out among Ray's workers), more calls in hand (`--workers`, per process) and
-# larger batches (`--batch-size`), so that windows wait for a decoder and go in together (H200:
-# about one window a batch with the defaults, the card busy all the time with two Ray workers).
+# --sweep then tries fuller batches on Ray's workers: decoding threads that gather windows
+# before starting beside a batch decoding (`--gpu-batch-min-windows`), fewer of them
+# (`--gpu-decoders`, the card's, shared out among the workers), more calls in hand (`--workers`,
+# per process) and larger batches (`--batch-size`) (H200: about one window a batch with the
+# defaults, the card busy all the time with two Ray workers).
 #
 # The throughput comes first, then the GPU tests (only the modules marked gpu are collected, so
 # a machine without the browser tests' packages can run them). Each step has its own time limit
@@ -54,11 +55,12 @@ if [ "$tests" = 1 ]; then
 fi
 step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls" "${corpus[@]}"
 if [ "$sweep" = 1 ]; then
-  for decoders_calls_windows in "2 32 16" "4 32 16" "2 48 32"; do
-    set -- $decoders_calls_windows
-    step "fuller batches: $1 decoding threads, $2 calls in hand, batches of up to $3 windows" \
+  # decoding threads on the card, calls in hand per process, windows a batch, gathering
+  for setting in "8 16 16 4" "8 32 16 8" "2 32 16 1" "4 32 32 8"; do
+    set -- $setting
+    step "fuller batches: $1 decoding threads, $2 calls in hand, batches of up to $3 windows, gathering $4" \
       "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
-      --variants qcpipe,qcpipe-ray --ray-workers-per-gpu "$per_gpu" \
-      --gpu-decoders "$1" --workers "$2" --batch-size "$3" "${corpus[@]}"
+      --variants qcpipe-ray --ray-workers-per-gpu "$per_gpu" \
+      --gpu-decoders "$1" --workers "$2" --batch-size "$3" --gpu-batch-min-windows "$4" "${corpus[@]}"
   done
 fi

@@ -60,6 +60,7 @@ batched = true
 hotwords = "畅联通信"
 encode_padding_s = 2
 gpu_decoders = 2
+gpu_batch_min_windows = 4
 ray_workers_per_gpu = 3
 [scoring]
 rules = "/etc/qcpipe/rules.yaml"
@@ -72,7 +73,7 @@ appeal_window_days = 3
     assert settings.db_url == "sqlite:////srv/qc.db"  # [storage] db is the db_url
     assert (settings.settle_s, settings.model, settings.device, settings.beam_size) == (30, "/models/large-v3", "cpu", 2)
     assert (settings.batched, settings.hotwords, settings.encode_padding_s) == (True, "畅联通信", 2)
-    assert (settings.gpu_decoders, settings.ray_workers_per_gpu) == (2, 3)
+    assert (settings.gpu_decoders, settings.gpu_batch_min_windows, settings.ray_workers_per_gpu) == (2, 4, 3)
     assert settings.models_dir == Path("/srv/models") and settings.rules == Path("/etc/qcpipe/rules.yaml")
     assert (settings.timezone, settings.pass_line, settings.appeal_window_days) == ("Asia/Urumqi", 85, 3)
     assert (settings.compute_type, settings.workers) == ("auto", 0)  # not in the file: defaults
@@ -145,9 +146,11 @@ def test_a_negative_encoder_padding_is_refused_saying_what_it_is(tmp_path: Path)
         load_settings(path)
 
 
-def test_no_gpu_decoder_is_refused_saying_what_it_is(tmp_path: Path) -> None:
+def test_gpu_decoding_settings_under_1_are_refused_saying_what_they_are(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"gpu_decoders 0: how many batches decode at once on a GPU, 1 or more"):
         load_settings(toml(tmp_path, "[asr]\ngpu_decoders = 0\n"))
+    with pytest.raises(ConfigError, match=r"gpu_batch_min_windows 0: windows waiting before a batch starts"):
+        load_settings(toml(tmp_path, "[asr]\ngpu_batch_min_windows = 0\n"))
 
 
 def test_no_ray_worker_per_gpu_is_refused_saying_what_it_is(tmp_path: Path) -> None:

@@ -24,13 +24,20 @@ With the lanes' finishing taken out of the decoding threads: 171× before, 209×
 after the other (H100, 16 workers, the dev corpus 4×; the first run also paid for a cold start,
 and a later run of the change made 252×). The GPU then kept busy 60–70 % of the time, and more
 workers (32, 48), decoders (16) or windows per batch (32) made no more of it.
+
+Those batches held about one window each (1.03 on an H200): eight decoding threads take each
+lane's windows as they come. Two processes on the card (Ray's workers) kept it busy all the
+time at 432× realtime, so what is left is how much each of its kernels does. `min_windows`
+makes the threads gather: one decodes whatever is waiting whenever none is decoding (the card
+never waits while windows do), and another starts beside it only once that many windows wait.
+1 (the default) is the behaviour measured above.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import weakref
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,18 +77,18 @@ class PoolCounts:
 
 class WindowPool:
     """The decoding threads of a model (`decoders` of them, for as many batches at once as the
-    model has replicas), fed by any number of transcription threads. The threads end when the
-    pool is dropped (they hold the model, and so its GPU memory)."""
+    model has replicas), fed by any number of transcription threads. With a batch decoding,
+    another starts only once `min_windows` windows wait (see the module's docstring). The threads
+    end when the pool is dropped (they hold the model, and so its GPU memory)."""
 
-    def __init__(self, model: WhisperModel, max_windows: int, decoders: int = 1) -> None:
+    def __init__(self, model: WhisperModel, max_windows: int, decoders: int = 1, min_windows: int = 1) -> None:
         self.model = model
         self.counts = PoolCounts()
-        self._waiting: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._waiting = Waiting(max(1, max_windows), max(1, min_windows))
         for number in range(max(1, decoders)):
-            threading.Thread(target=_decode_forever,
-                             args=(self._waiting, BatchedInferencePipeline(model), max(1, max_windows), self.counts),
+            threading.Thread(target=_decode_forever, args=(self._waiting, BatchedInferencePipeline(model), self.counts),
                              name=f"asr-window-pool-{number}", daemon=True).start()
-        weakref.finalize(self, self._waiting.put, None)
+        weakref.finalize(self, self._waiting.close)
 
     def pipeline(self) -> BatchedInferencePipeline:
         """A pipeline for one thread: its `transcribe` prepares the windows there and decodes
@@ -95,37 +102,64 @@ class WindowPool:
         return request.result.result()
 
 
-def _next_batch(waiting: queue.SimpleQueue[_Request | None], first: _Request,
-                max_windows: int) -> tuple[list[_Request], _Request | None]:
-    """`first` and the requests waiting behind it that join it, up to `max_windows` windows;
-    and the request taken that starts the next batch, if any."""
-    batch, windows = [first], len(first.features)
-    while windows < max_windows:
-        try:
-            request = waiting.get_nowait()
-        except queue.Empty:
-            break
-        if request is None:  # the pool was dropped: this batch is the last
-            waiting.put(None)
-            return batch, None
-        if not request.joins(first) or windows + len(request.features) > max_windows:
-            return batch, request
-        batch.append(request)
-        windows += len(request.features)
-    return batch, None
+class Waiting:
+    """The lanes waiting for a decoding thread, in the order they came, and how many batches are
+    decoding. A thread may start a batch when none is decoding, or when `min_windows` windows
+    wait; it takes the first lane and those behind it that join it, up to `max_windows`."""
+
+    def __init__(self, max_windows: int, min_windows: int = 1) -> None:
+        self.max_windows = max_windows
+        self.min_windows = min_windows
+        self._changed = threading.Condition()
+        self._lanes: deque[_Request] = deque()
+        self._windows = 0  # in the lanes waiting
+        self._decoding = 0  # batches taken and not yet done
+        self._closed = False
+
+    def put(self, request: _Request) -> None:
+        with self._changed:
+            self._lanes.append(request)
+            self._windows += len(request.features)
+            self._changed.notify_all()
+
+    def take(self) -> list[_Request] | None:
+        """The next batch, once one may start; None once the pool is closed. Each batch taken
+        is to be reported `done`."""
+        with self._changed:
+            while not self._closed:
+                if self._lanes and (self._decoding == 0 or self._windows >= self.min_windows):
+                    batch = self._next_batch()
+                    self._decoding += 1
+                    return batch
+                self._changed.wait()
+            return None
+
+    def _next_batch(self) -> list[_Request]:
+        first = self._lanes.popleft()
+        batch, windows = [first], len(first.features)
+        while self._lanes and self._lanes[0].joins(first) and windows + len(self._lanes[0].features) <= self.max_windows:
+            batch.append(self._lanes.popleft())
+            windows += len(batch[-1].features)
+        self._windows -= windows
+        return batch
+
+    def done(self) -> None:
+        """A batch taken has been decoded: the next may start."""
+        with self._changed:
+            self._decoding -= 1
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """The pool is dropped: the threads end (no lane is left waiting on a dropped pool)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
 
-def _decode_forever(waiting: queue.SimpleQueue[_Request | None], decoder: BatchedInferencePipeline,
-                    max_windows: int, counts: PoolCounts) -> None:
-    """Decode what is waiting, batch after batch, until the pool is dropped (None, which is left
-    in the queue for the pool's other threads)."""
-    held: _Request | None = None
-    while True:
-        first = held or waiting.get()
-        if first is None:
-            waiting.put(None)
-            return
-        batch, held = _next_batch(waiting, first, max_windows)
+def _decode_forever(waiting: Waiting, decoder: BatchedInferencePipeline, counts: PoolCounts) -> None:
+    """Decode batch after batch, until the pool is closed."""
+    while (batch := waiting.take()) is not None:
+        first = batch[0]
         try:
             _, outputs = decoder.generate_segment_batched(np.concatenate([r.features for r in batch]),
                                                           first.tokenizer, first.options)
@@ -133,6 +167,8 @@ def _decode_forever(waiting: queue.SimpleQueue[_Request | None], decoder: Batche
             for request in batch:
                 request.result.set_exception(exc)
             continue
+        finally:
+            waiting.done()
         counts.add(batches=1, windows=sum(len(r.features) for r in batch))
         at = 0
         for request in batch:

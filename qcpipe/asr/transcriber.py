@@ -194,7 +194,8 @@ class Transcriber:
         # Reads texts against the audio (`_log_likelihoods`), under the ids the model decodes with.
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe",
                                     language=options.language)
-        self._pool = WindowPool(self._model, options.batch_size, options.gpu_decoders) if pooled else None
+        self._pool = (WindowPool(self._model, options.batch_size, options.gpu_decoders, options.gpu_batch_min_windows)
+                      if pooled else None)
         if pooled:
             # The workers' numpy work (features, crosstalk) on one BLAS and OpenMP thread each:
             # with the default of one thread per core in every worker, 8 workers on a 16-core

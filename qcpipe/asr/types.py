@@ -92,6 +92,10 @@ class AsrOptions:
         its own CUDA stream of the one model; `asr.batching`). 8: on an H100 with 16 cores, the
         dev corpus twice over ran at 127 / 192 / 145 / 234× realtime with 1 / 2 / 4 / 8
         (scripts/bench_asr.py --gpu-decoders, one run each), CER and micro-F1 the same.
+    gpu_batch_min_windows: on GPU, with a batch decoding, another starts beside it only once
+        this many windows wait, so that batches gather (`asr.batching`); 1 starts one as soon as
+        any window waits, which left the batches of the measurements above about one window
+        each.
     vad_min_silence_ms: a pause this long splits speech regions. Short enough to keep turns
         apart, long enough not to cut inside a word.
     vad_pad_ms: padding kept around each speech region so word onsets are not clipped.
@@ -147,6 +151,7 @@ class AsrOptions:
     batched: bool = False
     batch_size: int = 16
     gpu_decoders: int = 8
+    gpu_batch_min_windows: int = 1
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 160
     vad_pad_ms: int = 400
@@ -173,9 +178,13 @@ class AsrOptions:
 # Once per options, not per call: the run asks for these three times with every call it stores,
 # and copying out the options' hundreds of script phrases each time was a fifth of the run's own
 # time per call (scripts/bench_driver.py: 14.8 → 11.9 ms per call claimed, stored and scored).
+# How the windows are batched on a GPU, not what is heard in them.
+_HOW_NOT_WHAT = ("device", "batch_size", "gpu_decoders", "gpu_batch_min_windows")
+
+
 @functools.lru_cache(maxsize=16)
 def _fingerprint(options: AsrOptions) -> str:
-    relevant = {k: v for k, v in asdict(options).items() if k not in ("device", "batch_size", "gpu_decoders")}
+    relevant = {k: v for k, v in asdict(options).items() if k not in _HOW_NOT_WHAT}
     if options.encode_padding_s >= 30:
         # Whisper's own padding, as every transcript was made before the setting existed:
         # their fingerprints stay valid (a stored call is not transcribed again for it).

@@ -443,6 +443,7 @@ def asr_options(settings: Settings, rulebook: Rulebook | None = None) -> AsrOpti
         batched=device == "cuda" if settings.batched is None else settings.batched,
         batch_size=settings.batch_size,
         gpu_decoders=settings.gpu_decoders,
+        gpu_batch_min_windows=settings.gpu_batch_min_windows,
         hotwords=settings.hotwords,
         initial_prompt=settings.initial_prompt,
         remove_crosstalk=settings.remove_crosstalk,

@@ -14,7 +14,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from qcpipe.asr import load_audio
 from qcpipe.asr.audio import SAMPLE_RATE
-from qcpipe.asr.batching import WindowPool
+from qcpipe.asr.batching import Waiting, WindowPool, _Request
 from qcpipe.asr.model import resolve_model
 from qcpipe.config import default_models_dir
 from tests.helpers.paths import DEV_CORPUS
@@ -56,11 +56,12 @@ def _words(pipeline: BatchedInferencePipeline, lane: np.ndarray) -> list[tuple[s
     return [(w.word, round(w.start, 2), round(w.end, 2)) for s in segments for w in s.words or ()]
 
 
-@pytest.mark.parametrize("decoders", [1, 2])
+@pytest.mark.parametrize(("decoders", "min_windows"), [(1, 1), (2, 1), (2, 4)])
 def test_lanes_decoded_at_once_share_batches_and_each_gets_its_own_words(
     model: WhisperModel, lanes: list[np.ndarray], alone: list[list[tuple[str, float, float]]], decoders: int,
+    min_windows: int,
 ) -> None:
-    pool = WindowPool(model, max_windows=4, decoders=decoders)
+    pool = WindowPool(model, max_windows=4, decoders=decoders, min_windows=min_windows)
     start = threading.Barrier(len(lanes))
 
     def decode(lane: np.ndarray) -> list[tuple[str, float, float]]:
@@ -71,9 +72,80 @@ def test_lanes_decoded_at_once_share_batches_and_each_gets_its_own_words(
         together = list(threads.map(decode, lanes))
     assert together == alone
     assert pool.counts.windows == len(lanes)
-    # Two decoders may each take a lane as it comes; one must wait and gather.
-    if decoders == 1:
+    # Two decoders may each take a lane as it comes; one, or two gathering, must wait and gather.
+    if decoders == 1 or min_windows > 1:
         assert pool.counts.batches < len(lanes), "no two lanes shared a batch"
+
+
+def _lane(windows: int, model: WhisperModel) -> _Request:
+    return _Request(np.zeros((windows, model.feature_extractor.mel_filters.shape[0], 3000), dtype=np.float32),
+                    *_tokenizer_and_options(model))
+
+
+def _taken(batch: list[_Request] | None) -> list[int]:
+    assert batch is not None, "the pool was closed"
+    return [len(lane.features) for lane in batch]
+
+
+def test_beside_a_batch_decoding_another_starts_only_once_enough_windows_wait(model: WhisperModel) -> None:
+    waiting = Waiting(max_windows=8, min_windows=3)
+    waiting.put(_lane(1, model))
+    assert _taken(waiting.take()) == [1]  # none decoding: even one window starts at once
+    waiting.put(_lane(1, model))
+    waiting.put(_lane(1, model))
+    taken: list[list[_Request] | None] = []
+    taker = threading.Thread(target=lambda: taken.append(waiting.take()))
+    taker.start()
+    taker.join(0.3)
+    assert taker.is_alive(), "a second batch started with 2 windows waiting, 3 asked for"
+    waiting.put(_lane(1, model))
+    taker.join(5)
+    assert _taken(taken[0]) == [1, 1, 1]
+
+
+def test_once_no_batch_decodes_whatever_waits_starts(model: WhisperModel) -> None:
+    """The card never waits while windows do: gathering is only beside a batch decoding."""
+    waiting = Waiting(max_windows=8, min_windows=3)
+    waiting.put(_lane(1, model))
+    waiting.take()
+    waiting.put(_lane(1, model))
+    taken: list[list[_Request] | None] = []
+    taker = threading.Thread(target=lambda: taken.append(waiting.take()))
+    taker.start()
+    taker.join(0.3)
+    assert taker.is_alive()
+    waiting.done()  # the batch decoding is done: nothing decodes, one window waits
+    taker.join(5)
+    assert _taken(taken[0]) == [1]
+
+
+def test_without_gathering_a_batch_starts_beside_another_as_soon_as_a_window_waits(model: WhisperModel) -> None:
+    waiting = Waiting(max_windows=8)
+    waiting.put(_lane(2, model))
+    waiting.take()
+    waiting.put(_lane(1, model))
+    assert _taken(waiting.take()) == [1]
+
+
+def test_a_batch_takes_the_lanes_behind_the_first_up_to_its_windows(model: WhisperModel) -> None:
+    waiting = Waiting(max_windows=4)
+    for windows in (2, 2, 1, 5):
+        waiting.put(_lane(windows, model))
+    assert _taken(waiting.take()) == [2, 2]
+    waiting.done()
+    assert _taken(waiting.take()) == [1]  # the 5 would not fit
+    waiting.done()
+    assert _taken(waiting.take()) == [5]  # a lane longer than a batch still goes, alone
+
+
+def test_closing_ends_the_threads_waiting_to_take(model: WhisperModel) -> None:
+    waiting = Waiting(max_windows=8, min_windows=3)
+    taken: list[list[_Request] | None] = []
+    taker = threading.Thread(target=lambda: taken.append(waiting.take()))
+    taker.start()
+    waiting.close()
+    taker.join(5)
+    assert taken == [None]
 
 
 def test_a_batch_that_fails_fails_its_lanes_and_the_pool_goes_on(
