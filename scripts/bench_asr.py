@@ -17,10 +17,11 @@ is its own), and are scored against the corpus labels:
 
 Prints x-realtime (seconds of audio per wall second), for qcpipe variants also once the model is
 up (from the 16th call finished on: a Ray runtime takes some 20 s to start its workers), the
-speed ratio to the first variant, peak RSS, on a GPU the peak GPU memory the variant added (NVML, when nvidia-ml-py is there) and
-how many windows the pooled batches held on average, the character error rate (CER) against
-the reference transcripts (per role, so a word in the wrong lane counts as an error), and for
-qcpipe variants the `qcpipe eval` micro-F1 of the default rulebook on what was heard.
+speed ratio to the first variant, peak RSS, on a GPU the peak GPU memory the variant added
+(NVML, when nvidia-ml-py is there) and how many windows the pooled batches held on average, the
+character error rate (CER) against the reference transcripts (per role, so a word in the wrong
+lane counts as an error), and for qcpipe variants the `qcpipe eval` micro-F1 of the default
+rulebook on what was heard.
 
 qcpipe's wall time includes loading the model, as a nightly run's does; on a GPU the dev
 corpus (42 minutes) is decoded in seconds, so `--repeat N` gives qcpipe variants the corpus N
@@ -123,7 +124,8 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
     from qcpipe.asr.transcriber import resolve_device
     from qcpipe.config import default_models_dir
 
-    del workers, repeat, batch_size, gpu_decoders, ray_workers_per_gpu  # the loop a user writes: each call once, one after another
+    # The loop a user writes: each call once, one after another.
+    del workers, repeat, batch_size, gpu_decoders, ray_workers_per_gpu, gpu_batch_min_windows
     device, compute_type = resolve_device(device)
     model = WhisperModel(str(resolve_model("base", default_models_dir())), device=device, compute_type=compute_type)
     started = time.perf_counter()

@@ -137,7 +137,9 @@ class Waiting:
     def _next_batch(self) -> list[_Request]:
         first = self._lanes.popleft()
         batch, windows = [first], len(first.features)
-        while self._lanes and self._lanes[0].joins(first) and windows + len(self._lanes[0].features) <= self.max_windows:
+        while self._lanes and self._lanes[0].joins(first):
+            if windows + len(self._lanes[0].features) > self.max_windows:
+                break
             batch.append(self._lanes.popleft())
             windows += len(batch[-1].features)
         self._windows -= windows

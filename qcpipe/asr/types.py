@@ -175,13 +175,13 @@ class AsrOptions:
         return dict(_recorded(self))
 
 
-# Once per options, not per call: the run asks for these three times with every call it stores,
-# and copying out the options' hundreds of script phrases each time was a fifth of the run's own
-# time per call (scripts/bench_driver.py: 14.8 → 11.9 ms per call claimed, stored and scored).
-# How the windows are batched on a GPU, not what is heard in them.
+# Where and how the windows are decoded, not what is heard in them.
 _HOW_NOT_WHAT = ("device", "batch_size", "gpu_decoders", "gpu_batch_min_windows")
 
 
+# Once per options, not per call: the run asks for these three times with every call it stores,
+# and copying out the options' hundreds of script phrases each time was a fifth of the run's own
+# time per call (scripts/bench_driver.py: 14.8 → 11.9 ms per call claimed, stored and scored).
 @functools.lru_cache(maxsize=16)
 def _fingerprint(options: AsrOptions) -> str:
     relevant = {k: v for k, v in asdict(options).items() if k not in _HOW_NOT_WHAT}
