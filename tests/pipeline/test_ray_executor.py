@@ -228,13 +228,24 @@ def test_the_executor_options_are_checked(tmp_path: Path) -> None:
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize(("workers_per_gpu", "share"), [(1, "1"), (2, "0.5"), (3, "0.3333")])
-def test_a_cluster_with_no_room_for_a_worker_says_so_at_once(cluster: Any, workers_per_gpu: int, share: str) -> None:
+def test_a_cluster_with_no_room_for_a_worker_says_so_at_once(cluster: Any) -> None:
     """`--device cuda` on a cluster of CPU nodes: nothing there could ever hold a worker, so the
-    run is told what a worker needs (its share of a GPU) and what the cluster has after a short
-    grace, not after the start timeout (the message of a start waited out says "started within")."""
+    run is told what a worker needs and what the cluster has after a short grace, not after the
+    start timeout (the message of a start waited out says "started within")."""
     on_gpus = RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
-                          address=cluster.address, workers_per_gpu=workers_per_gpu)
+                          address=cluster.address, workers_per_gpu=1)
+    with pytest.raises(QcpipeError, match="no Ray transcription worker can start: each needs 1 GPU; "
+                                          "the cluster has 0 GPU"):
+        on_gpus.start()
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(("workers_per_gpu", "share"), [(2, "0.5"), (3, "0.3333")])
+def test_workers_sharing_a_gpu_are_told_their_share_when_there_is_no_room(
+        cluster: Any, workers_per_gpu: int, share: str) -> None:
+    # A start timeout of 1 s bounds the grace (what is asserted is the message, not the wait).
+    on_gpus = RayExecutor(AsrOptions(device="cuda", compute_type="float16", batched=True), default_models_dir(),
+                          address=cluster.address, workers_per_gpu=workers_per_gpu, start_timeout_s=1)
     with pytest.raises(QcpipeError, match=f"no Ray transcription worker can start: each needs {share} GPU; "
                                           "the cluster has 0 GPU"):
         on_gpus.start()
