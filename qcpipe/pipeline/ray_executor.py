@@ -162,8 +162,8 @@ class RayExecutor:
         threads preparing calls share one interpreter (its GIL), which can keep them from
         feeding a fast card; several processes each feed it their share. The card's decoding
         threads (`gpu_decoders`) are shared out among them, so it runs as many streams as with
-        one worker; each worker holds `GPU_WORKER_CALLS` calls, since a process feeds its share
-        of the card only with calls enough to prepare. On an H200 with 16 cores (the dev corpus
+        one worker; each worker holds `gpu_calls` calls, since a process feeds its share of the
+        card only with calls enough to prepare. On an H200 with 16 cores (the dev corpus
         8×, once started): 432× realtime with 2 workers against 235× for the local path's one
         process, the card busy all the time against 55-60 % of it (nvidia-smi dmon); 3 workers
         made 427×, and 391× with the 16 calls shared out among them.
