@@ -14,6 +14,9 @@ is its own), and are scored against the corpus labels:
                   instead of Whisper's 30 s (`[asr] encode_padding_s = 2`).
   qcpipe-fullvocab  qcpipe with the decoder scoring every token of Whisper's vocabulary, not
                   only the tokens Chinese is written with (`[asr] restrict_vocabulary = false`).
+  qcpipe-beam4, -beam3, -beam2, -greedy  qcpipe with a narrower beam (`[asr] beam_size`).
+  qcpipe-fast     padding 2 s and a beam of 2 together: the faster CPU path, for a machine
+                  short of cores.
 
 Prints x-realtime (seconds of audio per wall second), for qcpipe variants also once the model is
 up (from the 16th call finished on: a Ray runtime takes some 20 s to start its workers), the
@@ -32,7 +35,8 @@ rather than the model's start. CER and micro-F1 are always those of the first co
                                 [--repeat 1] [--workers 0] [--batch-size 0] [--gpu-decoders 0]
                                 [--ray-workers-per-gpu 2] [--gpu-batch-min-windows 0] [--switch-interval 0]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
-                                            qcpipe-hotwords,qcpipe-beam2,qcpipe-greedy,qcpipe-ray]
+                                            qcpipe-hotwords,qcpipe-beam4,qcpipe-beam3,qcpipe-beam2,
+                                            qcpipe-greedy,qcpipe-fast,qcpipe-ray]
 """
 
 from __future__ import annotations
@@ -242,8 +246,12 @@ VARIANTS = {
     # Vocabulary biasing with the script phrases the rulebook looks for.
     "qcpipe-hotwords": lambda *args: run_qcpipe(*args, hotwords=SCRIPT_HOTWORDS),
     # Narrower beams: the speed/accuracy trade of `[asr] beam_size`.
+    "qcpipe-beam4": lambda *args: run_qcpipe(*args, beam_size=4),
+    "qcpipe-beam3": lambda *args: run_qcpipe(*args, beam_size=3),
     "qcpipe-beam2": lambda *args: run_qcpipe(*args, beam_size=2),
     "qcpipe-greedy": lambda *args: run_qcpipe(*args, beam_size=1),
+    # What a CPU short of cores would set: windows encoded at their own length and a beam of 2.
+    "qcpipe-fast": lambda *args: run_qcpipe(*args, encode_padding_s=2.0, beam_size=2),
     # Through a Ray runtime started on this machine: on a GPU, `--ray-workers-per-gpu` worker
     # processes share the card, each with its own model and interpreter lock (the wall time
     # includes starting Ray and its workers; peak RSS is this process's, the run's, alone).
