@@ -17,6 +17,8 @@ is its own), and are scored against the corpus labels:
   qcpipe-beam4, -beam3, -beam2, -greedy  qcpipe with a narrower beam (`[asr] beam_size`).
   qcpipe-fast     padding 2 s and a beam of 2 together: the faster CPU path, for a machine
                   short of cores.
+  qcpipe-ray      through a Ray runtime started on this machine (on a GPU, Ray's worker
+                  processes sharing the card); qcpipe-ray-fast the same with qcpipe-fast's settings.
 
 Prints x-realtime (seconds of audio per wall second), for qcpipe variants also once the model is
 up (from the 16th call finished on: a Ray runtime takes some 20 s to start its workers), the
@@ -36,7 +38,7 @@ rather than the model's start. CER and micro-F1 are always those of the first co
                                 [--ray-workers-per-gpu 2] [--gpu-batch-min-windows 0] [--switch-interval 0]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam4,qcpipe-beam3,qcpipe-beam2,
-                                            qcpipe-greedy,qcpipe-fast,qcpipe-ray]
+                                            qcpipe-greedy,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast]
 """
 
 from __future__ import annotations
@@ -256,6 +258,7 @@ VARIANTS = {
     # processes share the card, each with its own model and interpreter lock (the wall time
     # includes starting Ray and its workers; peak RSS is this process's, the run's, alone).
     "qcpipe-ray": lambda *args: run_qcpipe(*args, executor="ray"),
+    "qcpipe-ray-fast": lambda *args: run_qcpipe(*args, executor="ray", encode_padding_s=2.0, beam_size=2),
 }
 SCRIPT_HOTWORDS = "您好 欢迎致电 很高兴为您服务 让您久等了 抱歉 记录 核实 尽快处理 联系电话 回电 请您稍等 感谢您的来电 再见"
 

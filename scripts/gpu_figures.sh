@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The GPU figures of the README's "On a GPU", on the card this machine has, in one go: the card,
-# the GPU tests, throughput and accuracy against the naive faster-whisper loop (one process, one
-# encoding windows at their own length, and Ray worker processes sharing the card), and where
-# one process holds Python's lock.
+# the GPU tests, throughput and accuracy against the naive faster-whisper loop (one process, and
+# Ray worker processes sharing the card, each with the defaults and with the faster settings of
+# padding 2 s and beam 2), and where one process holds Python's lock.
 #
 #   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests]
-#                               [--variants naive,qcpipe,qcpipe-pad2,qcpipe-ray] [--corpus DIR]
+#                               [--variants naive,qcpipe,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast] [--corpus DIR]
 #                               [--sweep]
 #
 # --sweep then tries fuller batches on Ray's workers: decoding threads that gather windows
@@ -21,7 +21,7 @@
 set -u
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-repeat=4 calls=64 per_gpu=2 tests=1 variants=naive,qcpipe,qcpipe-pad2,qcpipe-ray corpus=() sweep=0
+repeat=4 calls=64 per_gpu=2 tests=1 variants=naive,qcpipe,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast corpus=() sweep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat=$2; shift 2 ;;
