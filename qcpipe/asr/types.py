@@ -80,7 +80,7 @@ class AsrOptions:
     device / compute_type: "auto" resolves to cuda+float16 when a GPU is present, else cpu+int8.
     beam_size: 5 is Whisper's default; lower is faster and less accurate (dev corpus, 2 CPU
         cores, scripts/bench_asr.py: beam 2 is 1.4× faster on an Intel Xeon, CER 12.34 % →
-        12.50 %, micro-F1 1.000 → 0.988; 1.15× on an AMD EPYC with today's pipeline, CER
+        12.50 %, micro-F1 1.000 → 0.988; 1.15× on an AMD EPYC in November 2026, CER
         11.96 % → 12.19 %, micro-F1 1.000 both). With `encode_padding_s` 2, the faster CPU
         path (`qcpipe-fast` in scripts/bench_asr.py): 1.65× the defaults' speed and 3.25× the
         naive faster-whisper loop's, CER 12.37 % (the naive loop's 12.45 %), micro-F1 1.000.
@@ -124,10 +124,10 @@ class AsrOptions:
         (`qcpipe.asr.encoder`). 30 (the default) encodes every window padded to 30 s, as
         Whisper does. 2 is 1.35× faster on CPU, at a small and noisy cost in hearing: on the 64
         dev calls (scripts/bench_asr.py) CER 12.34 % → 12.45 / 12.79 / 12.54 % with 2 / 3 / 4 s,
-        and eval micro-F1 1.000 → 0.994 / 1.000 / 0.994 (a closing's 再见 misheard); with
-        today's pipeline on an AMD EPYC, 1.49× faster, CER 11.96 % → 12.20 %, micro-F1 1.000
-        both (+0.24 points, 95 % bootstrap interval over the 128 lanes −0.18 to +0.67). Under 1 s
-        the decoder no longer hears where speech ends: 0.3 s took 32 calls' CER to 20.3 %.
+        and eval micro-F1 1.000 → 0.994 / 1.000 / 0.994 (a closing's 再见 misheard); with the
+        pipeline of November 2026 on an AMD EPYC, 1.49× faster, CER 11.96 % → 12.20 %, micro-F1
+        1.000 both (+0.24 points, 95 % interval over the 128 parties heard −0.18 to +0.67).
+        Under 1 s the decoder no longer hears where speech ends: 0.3 s took 32 calls' CER to 20.3 %.
     restrict_vocabulary: the decoder scores only the tokens Chinese is written with (Han
         characters and their byte pieces, digits, punctuation, Latin of up to 3 letters):
         12,625 of Whisper's 51,865 (`qcpipe.asr.vocabulary`). Only for language zh / yue.
