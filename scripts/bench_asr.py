@@ -348,7 +348,8 @@ def main() -> None:
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
           f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}, "
           f"batch gathers {args.gpu_batch_min_windows or 'default'}"
-          + (f", Ray workers per GPU {args.ray_workers_per_gpu}" if "qcpipe-ray" in results else "")
+          + (f", Ray workers per GPU {args.ray_workers_per_gpu}"
+             if any(variant.startswith("qcpipe-ray") for variant in results) else "")
           + (f", switch interval {args.switch_interval} s" if args.switch_interval else ""))
     print(f"{'':16} {'x-realtime':>11} {'once up':>8} {'audio s':>8} {'wall s':>8} {'peak RSS MB':>12} {'GPU MB':>7} "
           f"{'CER':>7} {'speed':>7} {'micro-F1':>9} {'win/batch':>9}")
