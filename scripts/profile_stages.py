@@ -60,6 +60,8 @@ STAGES = (
     ("readings scored against the audio", "qcpipe.asr.transcriber:Transcriber._log_likelihoods"),
 )
 OWN = "its own Python"
+PASS_NAMES = frozenset(name for name, _ in PASSES)
+STAGE_NAMES = frozenset(name for name, _ in STAGES)
 
 
 class StageClock:
@@ -74,8 +76,8 @@ class StageClock:
         self._local = threading.local()
 
     def _charge(self, stack: list[str], since: float, now: float) -> None:
-        passes = [name for name in stack if name in dict(PASSES)]
-        stage = stack[-1] if stack[-1] in dict(STAGES) else OWN
+        passes = [name for name in stack if name in PASS_NAMES]
+        stage = stack[-1] if stack[-1] in STAGE_NAMES else OWN
         # The pass is the outermost one but for the call itself, which holds every other.
         where = next((p for p in passes if p != PASSES[0][0]), passes[0] if passes else "outside a call")
         with self._lock:
