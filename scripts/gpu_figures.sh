@@ -4,7 +4,7 @@
 # Ray worker processes sharing the card, each with the defaults and with the faster settings of
 # padding 2 s and beam 2), and where one process holds Python's lock.
 #
-#   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests]
+#   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests] [--skip-gil]
 #                               [--variants naive,qcpipe,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast] [--corpus DIR]
 #                               [--sweep]
 #
@@ -14,20 +14,22 @@
 # per process) and larger batches (`--batch-size`) (H200: about one window a batch with the
 # defaults, the card busy all the time with two Ray workers).
 #
-# The throughput comes first, then the GPU tests (only the modules marked gpu are collected, so
-# a machine without the browser tests' packages can run them). Each step has its own time limit
-# (STEP_TIMEOUT_S, default 300 s), so one that hangs does not take the others with it. PYTHON
-# (default python3) is the interpreter qcpipe is installed in.
+# The throughput comes first, then the sweep, then the GPU tests (only the modules marked gpu are
+# collected, so a machine without the browser tests' packages can run them) and the interpreter
+# lock's profile: a lease cut short loses what an earlier card measured already. Each step has
+# its own time limit (STEP_TIMEOUT_S, default 300 s), so one that hangs does not take the others
+# with it. PYTHON (default python3) is the interpreter qcpipe is installed in.
 set -u
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-repeat=4 calls=64 per_gpu=2 tests=1 variants=naive,qcpipe,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast corpus=() sweep=0
+repeat=4 calls=64 per_gpu=2 tests=1 gil=1 variants=naive,qcpipe,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast corpus=() sweep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat=$2; shift 2 ;;
     --calls) calls=$2; shift 2 ;;
     --ray-workers-per-gpu) per_gpu=$2; shift 2 ;;
     --skip-tests) tests=0; shift ;;
+    --skip-gil) gil=0; shift ;;
     --variants) variants=$2; shift 2 ;;
     --corpus) corpus=(--corpus "$2"); shift 2 ;;
     --sweep) sweep=1; shift ;;
@@ -50,10 +52,6 @@ step "card" nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 step "CTranslate2 sees" "$python" -c "import ctranslate2; print(ctranslate2.__version__, ctranslate2.get_cuda_device_count(), 'CUDA device(s)')"
 step "throughput and CER" "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
   --variants "$variants" --ray-workers-per-gpu "$per_gpu" "${corpus[@]}"
-if [ "$tests" = 1 ]; then
-  step "GPU tests" "$python" -m pytest -q -rs -m gpu -p no:cacheprovider $(grep -rl 'pytest.mark.gpu' tests)
-fi
-step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls" "${corpus[@]}"
 if [ "$sweep" = 1 ]; then
   # decoding threads on the card, calls in hand per process, windows a batch, gathering
   for setting in "8 16 16 4" "8 32 16 8" "2 32 16 1" "4 32 32 8"; do
@@ -63,4 +61,10 @@ if [ "$sweep" = 1 ]; then
       --variants qcpipe-ray --ray-workers-per-gpu "$per_gpu" \
       --gpu-decoders "$1" --workers "$2" --batch-size "$3" --gpu-batch-min-windows "$4" "${corpus[@]}"
   done
+fi
+if [ "$tests" = 1 ]; then
+  step "GPU tests" "$python" -m pytest -q -rs -m gpu -p no:cacheprovider $(grep -rl 'pytest.mark.gpu' tests)
+fi
+if [ "$gil" = 1 ]; then
+  step "the interpreter lock, one process" "$python" scripts/profile_gil.py --device cuda --calls "$calls" "${corpus[@]}"
 fi
