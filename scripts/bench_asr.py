@@ -85,8 +85,10 @@ def _lane_errors(hypotheses: dict[str, dict[str, str]], calls: list[dict]) -> li
     return lanes
 
 
-def _cer(lanes: list[tuple[int, int]]) -> float:
-    return sum(errors for errors, _ in lanes) / sum(chars for _, chars in lanes)
+def _heard(hypotheses: dict[str, dict[str, str]], calls: list[dict]) -> dict:
+    """The variant's CER over all the calls, and each party's errors for the paired comparison."""
+    lanes = _lane_errors(hypotheses, calls)
+    return {"cer": sum(errors for errors, _ in lanes) / sum(chars for _, chars in lanes), "lanes": lanes}
 
 
 def _cer_difference(lanes: list[tuple[int, int]], base: list[tuple[int, int]],
@@ -165,8 +167,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
             role: "".join(s.text for s in model.transcribe(channel, language="zh", beam_size=5, vad_filter=True)[0])
             for role, channel in (("agent", agent), ("customer", customer))
         }
-    lanes = _lane_errors(hypotheses, calls)
-    return {"wall_s": time.perf_counter() - started, "audio_s": audio_s, "cer": _cer(lanes), "lanes": lanes}
+    return {"wall_s": time.perf_counter() - started, "audio_s": audio_s, **_heard(hypotheses, calls)}
 
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
@@ -228,8 +229,7 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     fills = [(pool.counts.batches, pool.counts.windows) for pool in pools]
     fills += [made.batch_fill for made in executors if made.batch_fill]  # Ray's workers, read as it closed
     batches = sum(batches for batches, _ in fills)
-    lanes = _lane_errors(hypotheses, calls)
-    return {"wall_s": wall, "audio_s": summary.audio_s, "cer": _cer(lanes), "lanes": lanes, "failed": summary.failed,
+    return {"wall_s": wall, "audio_s": summary.audio_s, **_heard(hypotheses, calls), "failed": summary.failed,
             "micro_f1": micro_f1, "once_up_x": _once_up(finished_at, summary.audio_s),
             "windows_per_batch": sum(windows for _, windows in fills) / batches if batches else None}
 
