@@ -28,7 +28,9 @@ character error rate (CER) against the reference transcripts (per role, so a wor
 lane counts as an error), and for qcpipe variants the `qcpipe eval` micro-F1 of the default
 rulebook on what was heard. Under the table, each variant's CER less the first's, with a 95 %
 interval from resampling the calls' parties: on the dev corpus's 7,574 reference characters a
-difference of a few tenths of a point is within chance.
+difference of a few tenths of a point is within chance. `--save-lanes FILE` keeps a run's errors
+per party and `--against FILE` compares this run's variants with them, for runs on two machines
+(the GPU's numbers against the CPU path's, say).
 
 qcpipe's wall time includes loading the model, as a nightly run's does; on a GPU the dev
 corpus (42 minutes) is decoded in seconds, so `--repeat N` gives qcpipe variants the corpus N
@@ -38,6 +40,7 @@ rather than the model's start. CER and micro-F1 are always those of the first co
     python scripts/bench_asr.py [--corpus ../shared/corpus/dev] [--calls 64] [--device cpu]
                                 [--repeat 1] [--workers 0] [--batch-size 0] [--gpu-decoders 0]
                                 [--ray-workers-per-gpu 2] [--gpu-batch-min-windows 0] [--switch-interval 0]
+                                [--compute-type auto] [--save-lanes FILE] [--against FILE]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam4,qcpipe-beam3,qcpipe-beam2,
                                             qcpipe-greedy,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast]
@@ -146,7 +149,7 @@ class GpuMemoryPeak:
 
 def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
               batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1,
-              gpu_batch_min_windows: int = 0) -> dict:
+              gpu_batch_min_windows: int = 0, compute_type: str = "auto") -> dict:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
@@ -156,7 +159,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
 
     # The loop a user writes: each call once, one after another.
     del workers, repeat, batch_size, gpu_decoders, ray_workers_per_gpu, gpu_batch_min_windows
-    device, compute_type = resolve_device(device)
+    device, compute_type = resolve_device(device, compute_type)
     model = WhisperModel(str(resolve_model("base", default_models_dir())), device=device, compute_type=compute_type)
     started = time.perf_counter()
     hypotheses, audio_s = {}, 0.0
@@ -172,7 +175,7 @@ def run_naive(corpus: Path, calls: list[dict], device: str, workers: int = 0, re
 
 def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, repeat: int = 1,
                batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1, gpu_batch_min_windows: int = 0,
-               batched: bool | None = None,
+               compute_type: str = "auto", batched: bool | None = None,
                hotwords: str | None = None, beam_size: int = 5, encode_padding_s: float = 30.0,
                restrict_vocabulary: bool = True, executor: str = "local") -> dict:
     from sqlalchemy import select
@@ -197,7 +200,8 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     # The copies are other calls of the same recordings (the store keys a call by its id).
     sources += [dataclasses.replace(s, call_id=f"{s.call_id}~{copy}") for copy in range(1, repeat) for s in sources]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, workers=workers, batched=batched,
+        settings = Settings(db_url=f"sqlite:///{tmp}/bench.db", device=device, compute_type=compute_type,
+                            workers=workers, batched=batched,
                             hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s,
                             restrict_vocabulary=restrict_vocabulary, executor=executor,
                             ray_workers_per_gpu=ray_workers_per_gpu,
@@ -293,6 +297,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=64)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=1, help="qcpipe variants: the corpus this many times over")
+    parser.add_argument("--compute-type", default="auto",
+                        help="the model's numbers (auto: float16 on a GPU, int8 on a CPU; int8_float16, float32 …)")
     parser.add_argument("--workers", type=int, default=0, help="qcpipe variants: `[asr] workers` (0 = the default)")
     parser.add_argument("--batch-size", type=int, default=0,
                         help="qcpipe variants: `[asr] batch_size` (0 = the default)")
@@ -308,6 +314,11 @@ def main() -> None:
                         help="qcpipe-ray on GPU: `[asr] ray_workers_per_gpu`, worker processes sharing the card")
     parser.add_argument("--variants", default="naive,qcpipe,qcpipe-batched",
                         help="comma-separated, from: " + ", ".join(VARIANTS))
+    parser.add_argument("--save-lanes", type=Path,
+                        help="write each variant's errors per party (JSON), to compare a later run against")
+    parser.add_argument("--against", type=Path,
+                        help="a --save-lanes file from another run (another device, say): each variant's CER "
+                             "is also given less each of that run's, on the same calls")
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     calls = _calls(args.corpus, args.calls)
@@ -317,7 +328,8 @@ def main() -> None:
             sys.setswitchinterval(args.switch_interval)
         gpu_memory = GpuMemoryPeak(args.device)
         result = VARIANTS[args.variant](args.corpus, calls, args.device, args.workers, args.repeat, args.batch_size,
-                                           args.gpu_decoders, args.ray_workers_per_gpu, args.gpu_batch_min_windows)
+                                           args.gpu_decoders, args.ray_workers_per_gpu, args.gpu_batch_min_windows,
+                                           args.compute_type)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["peak_gpu_mb"] = gpu_memory.stop()
         print(json.dumps(result))
@@ -329,7 +341,7 @@ def main() -> None:
                    "--calls", str(args.calls), "--device", args.device, "--repeat", str(args.repeat),
                    "--workers", str(args.workers), "--batch-size", str(args.batch_size),
                    "--gpu-decoders", str(args.gpu_decoders), "--ray-workers-per-gpu", str(args.ray_workers_per_gpu),
-                   "--gpu-batch-min-windows", str(args.gpu_batch_min_windows),
+                   "--gpu-batch-min-windows", str(args.gpu_batch_min_windows), "--compute-type", args.compute_type,
                    "--switch-interval", str(args.switch_interval)]
         run = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # its errors show on stderr
         if run.returncode != 0:  # the others still run and are shown
@@ -344,7 +356,8 @@ def main() -> None:
     if not results:
         sys.exit(1)
     base = results[next(iter(results))]
-    print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device}, "
+    print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device} "
+          f"({args.compute_type}), "
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
           f"batch size {args.batch_size or 'default'}, GPU decoders {args.gpu_decoders or 'default'}, "
           f"batch gathers {args.gpu_batch_min_windows or 'default'}"
@@ -364,10 +377,22 @@ def main() -> None:
     print(f"(speed is x-realtime relative to {next(iter(results))}'s; once up = x-realtime from the 16th call "
           "finished to the last, with 32 calls or more; micro-F1 = `qcpipe eval` with the default rulebook; "
           "win/batch = windows per decoded batch, on a GPU)")
-    for variant, r in list(results.items())[1:]:
-        difference, low, high = _cer_difference(r["lanes"], base["lanes"])
-        print(f"CER {variant} less {next(iter(results))}: {difference:+.2f} points "
-              f"(95 % interval over the {len(base['lanes'])} parties heard: {low:+.2f} to {high:+.2f})")
+    others = [(name, r["lanes"]) for name, r in list(results.items())[:1]]
+    if args.against:
+        saved = json.loads(args.against.read_text())
+        others += [(f"{args.against.name}:{name}", lanes) for name, lanes in saved.items()]
+    for other, lanes in others:
+        for variant, r in results.items():
+            if r["lanes"] is lanes:
+                continue
+            if [chars for _, chars in r["lanes"]] != [chars for _, chars in lanes]:
+                print(f"CER {variant} less {other}: not the same calls' parties, not compared")
+                continue
+            difference, low, high = _cer_difference(r["lanes"], lanes)
+            print(f"CER {variant} less {other}: {difference:+.2f} points "
+                  f"(95 % interval over the {len(lanes)} parties heard: {low:+.2f} to {high:+.2f})")
+    if args.save_lanes:
+        args.save_lanes.write_text(json.dumps({name: r["lanes"] for name, r in results.items()}))
 
 
 if __name__ == "__main__":
