@@ -84,6 +84,8 @@ class AsrOptions:
         11.96 % → 12.19 %, micro-F1 1.000 both). With `encode_padding_s` 2, the faster CPU
         path (`qcpipe-fast` in scripts/bench_asr.py): 1.65× the defaults' speed and 3.25× the
         naive faster-whisper loop's, CER 12.37 % (the naive loop's 12.45 %), micro-F1 1.000.
+        For a CPU short of cores: on an H200 (Ray, two workers) the pair was no faster once up
+        (449× against 439×) and heard worse (CER 13.35 % against 12.41 %).
     batched: decode the ≤30 s voiced chunks in batches without timestamp tokens
         (BatchedInferencePipeline). It pays on GPU; on CPU a batch is no faster than its
         chunks one by one, and Whisper's sequential decoding with temperature fallback is
@@ -97,8 +99,9 @@ class AsrOptions:
         (scripts/bench_asr.py --gpu-decoders, one run each), CER and micro-F1 the same.
     gpu_batch_min_windows: on GPU, with a batch decoding, another starts beside it only once
         this many windows wait, so that batches gather (`asr.batching`); 1 starts one as soon as
-        any window waits, which left the batches of the measurements above about one window
-        each.
+        any window waits. The measurements above had about one window a batch whatever this
+        was, since no two calls' lanes could then share a batch (see `asr.batching`); it has
+        yet to be measured on a card with them sharing.
     vad_min_silence_ms: a pause this long splits speech regions. Short enough to keep turns
         apart, long enough not to cut inside a word.
     vad_pad_ms: padding kept around each speech region so word onsets are not clipped.

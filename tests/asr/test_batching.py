@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from qcpipe.asr import load_audio
+from qcpipe.asr import load_audio, open_audio
 from qcpipe.asr.audio import SAMPLE_RATE
 from qcpipe.asr.batching import Waiting, WindowPool, _Request
 from qcpipe.asr.model import resolve_model
+from qcpipe.asr.transcriber import Transcriber
+from qcpipe.asr.types import AsrOptions
 from qcpipe.config import default_models_dir
+from tests.helpers.heard import shortest_dev_calls
 from tests.helpers.paths import DEV_CORPUS
 
 pytestmark = pytest.mark.asr
@@ -32,12 +35,15 @@ def model() -> WhisperModel:
 
 @pytest.fixture(scope="module")
 def lanes() -> list[np.ndarray]:
-    """Four lanes: the first 20 s of each party of two dev calls."""
+    """Four lanes: the first 20, 19, 18 and 17 s of each party of two dev calls. Of different
+    lengths, as a run's lanes are, so that each lane's windows are cut from its audio at clip
+    timestamps of its own."""
     found = []
     for call_id in ("D110000", "D110008"):
         path = next((DEV_CORPUS / "audio").glob(f"{call_id}.*"))
         audio = load_audio(path).samples
-        found += [audio[channel, :LANE_S * SAMPLE_RATE] for channel in (0, 1)]
+        for channel in (0, 1):
+            found.append(audio[channel, :(LANE_S - len(found)) * SAMPLE_RATE])
     return found
 
 
@@ -158,8 +164,9 @@ def test_a_batch_that_fails_fails_its_lanes_and_the_pool_goes_on(
     assert _words(pool.pipeline(), lanes[0]) == alone[0]
 
 
-def _tokenizer_and_options(model: WhisperModel) -> tuple:
-    """What faster-whisper's pipeline hands the decoding step, caught from a real transcription."""
+def _tokenizer_and_options(model: WhisperModel, end_s: float = 1.0, **transcribing) -> tuple:
+    """What faster-whisper's pipeline hands the decoding step, caught from a real transcription
+    of a lane whose speech ends at `end_s`."""
     caught: list[tuple] = []
 
     class Catch(BatchedInferencePipeline):
@@ -167,9 +174,21 @@ def _tokenizer_and_options(model: WhisperModel) -> tuple:
             caught.append((tokenizer, options))
             return [[] for _ in chunks_metadata]
 
-    list(Catch(model).transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), language="zh",
-                                 clip_timestamps=[{"start": 0.0, "end": 1.0}])[0])
+    list(Catch(model).transcribe(np.zeros(2 * SAMPLE_RATE, dtype=np.float32), **{"language": "zh", **transcribing},
+                                 clip_timestamps=[{"start": 0.0, "end": end_s}])[0])
     return caught[0]
+
+
+def test_lanes_cut_at_their_own_clip_timestamps_share_a_batch_and_other_settings_do_not(model: WhisperModel) -> None:
+    def lane(**transcribing) -> _Request:
+        features = np.zeros((1, model.feature_extractor.mel_filters.shape[0], 3000), dtype=np.float32)
+        return _Request(features, *_tokenizer_and_options(model, **transcribing))
+
+    first = lane(end_s=1.0)
+    assert first.joins(lane(end_s=1.5))
+    assert not first.joins(lane(beam_size=2))
+    assert not first.joins(lane(language="en"))
+    assert not first.joins(lane(initial_prompt="您好"))
 
 
 def test_a_dropped_pool_ends_its_threads(model: WhisperModel) -> None:
@@ -186,3 +205,19 @@ def test_a_dropped_pool_ends_its_threads(model: WhisperModel) -> None:
     while any(t.is_alive() for t in own) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.is_alive() for t in own)
+
+
+def test_the_lanes_of_calls_transcribed_at_once_share_the_pools_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transcriber's own lanes, with everything it decodes them with (found by the GPU: its
+    batches held 1.03 windows on average until lanes with their own clip timestamps could join)."""
+    transcriber = Transcriber(AsrOptions(device="cpu", compute_type="int8", batched=True), default_models_dir(),
+                              workers=4)
+    # The pool a GPU's transcriber decodes in, with one decoding thread, here on the CPU.
+    monkeypatch.setattr(transcriber, "_pool", WindowPool(transcriber._model, max_windows=16))
+    paths = [next((DEV_CORPUS / "audio").glob(f"{call_id}.*")) for call_id in shortest_dev_calls(4)]
+    with ThreadPoolExecutor(len(paths)) as threads:
+        transcripts = list(threads.map(lambda path: transcriber.transcribe(open_audio(path)), paths))
+    assert all(transcript.segments for transcript in transcripts)
+    batches, windows = transcriber.batch_fill
+    assert windows >= 2 * len(paths)  # each call's two parties at least
+    assert batches <= windows / 1.5, f"{windows} windows in {batches} batches: the calls' lanes did not share them"
