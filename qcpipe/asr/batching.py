@@ -29,7 +29,7 @@ Those batches held about one window each (1.03 on an H200, whatever the decoding
 batch size or gathering): a lane joined a batch only if its decoding options were equal to the
 first lane's, and they never were, since faster-whisper keeps each lane's own clip timestamps
 (where its windows were cut from its audio) among them. The decoding step does not read those,
-so lanes now join whatever their clips (`_decoding_part`); on the CPU, four calls at once into
+so lanes now join whatever their clips (`_Request.decoding`); on the CPU, four calls at once into
 one decoding thread now give 8 windows in 4 batches where they gave 8 in 8. Figures above were
 taken with a lane's own windows alone in each batch (about 440× realtime once up on an H200
 with Ray's two workers, the card busy all the time). A lane in a shared batch hears what it
@@ -62,21 +62,21 @@ class _Request:
 
     features: np.ndarray  # (windows, mels, frames)
     tokenizer: Any
-    options: Any
+    options: TranscriptionOptions
     result: Future = field(default_factory=Future)
+    # What the decoding step reads of the options. A lane's clip timestamps (where its windows
+    # were cut from its audio) are read before its windows are made and after they are decoded,
+    # in the lane's own thread, never by the decoding step, and no two lanes of a run have the
+    # same: compared whole, the options kept every lane in a batch of its own.
+    decoding: TranscriptionOptions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decoding = dataclasses.replace(self.options, clip_timestamps=[])
 
     def joins(self, other: _Request) -> bool:
         """Whether the two can share a batch: the same decoding options and language."""
-        return (_decoding_part(self.options) == _decoding_part(other.options)
-                and self.tokenizer.language == other.tokenizer.language and self.tokenizer.task == other.tokenizer.task)
-
-
-def _decoding_part(options: TranscriptionOptions) -> TranscriptionOptions:
-    """The options the decoding step reads. A lane's clip timestamps (where its windows were cut
-    from its audio) are read before its windows are made and after they are decoded, in the
-    lane's own thread with its own options, never by the decoding step, and no two lanes of a run
-    have the same: compared whole, the options kept every lane in a batch of its own."""
-    return dataclasses.replace(options, clip_timestamps=[])
+        return (self.decoding == other.decoding and self.tokenizer.language == other.tokenizer.language
+                and self.tokenizer.task == other.tokenizer.task)
 
 
 @dataclass
