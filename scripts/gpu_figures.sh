@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # The GPU figures of the README's "On a GPU", on the card this machine has, in one go: the card,
 # the GPU tests, throughput and accuracy against the naive faster-whisper loop (one process, and
-# Ray worker processes sharing the card, each with the defaults and with the faster settings of
-# padding 2 s and beam 2), and where one process holds Python's lock.
+# Ray worker processes sharing the card), and where one process holds Python's lock.
 #
 #   bash scripts/gpu_figures.sh [--repeat 4] [--calls 64] [--ray-workers-per-gpu 2] [--skip-tests] [--skip-gil]
-#                               [--variants naive,qcpipe,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast] [--corpus DIR]
-#                               [--sweep]
+#                               [--variants naive,qcpipe,qcpipe-ray] [--corpus DIR] [--sweep]
+#                               [--against CPU_LANES.json]
+#
+# --against takes a `bench_asr.py --save-lanes` file of the CPU path on the same calls (taken on
+# any machine: a CPU's CER does not depend on its speed) and gives each variant's CER less the
+# CPU path's, with a 95 % interval. The faster settings of padding 2 s and beam 2 (qcpipe-fast,
+# qcpipe-ray-fast) heard worse on an H200 and were no faster there, so they are left out unless
+# named.
 #
 # --sweep then tries fuller batches on Ray's workers: decoding threads that gather windows
 # before starting beside a batch decoding (`--gpu-batch-min-windows`), fewer of them
 # (`--gpu-decoders`, the card's, shared out among the workers), more calls in hand (`--workers`,
-# per process) and larger batches (`--batch-size`) (H200: about one window a batch with the
-# defaults, the card busy all the time with two Ray workers).
+# per process) and larger batches (`--batch-size`). Until the calls' lanes could share a batch
+# (asr.batching) every batch held about one window whatever these were.
 #
 # The throughput comes first, then the sweep, then the GPU tests (only the modules marked gpu are
 # collected, so a machine without the browser tests' packages can run them) and the interpreter
@@ -22,7 +27,7 @@
 set -u
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-repeat=4 calls=64 per_gpu=2 tests=1 gil=1 variants=naive,qcpipe,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast corpus=() sweep=0
+repeat=4 calls=64 per_gpu=2 tests=1 gil=1 variants=naive,qcpipe,qcpipe-ray corpus=() sweep=0 against=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat=$2; shift 2 ;;
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
     --variants) variants=$2; shift 2 ;;
     --corpus) corpus=(--corpus "$2"); shift 2 ;;
     --sweep) sweep=1; shift ;;
+    --against) against=(--against "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see the head of $0)" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +57,7 @@ step() {  # step TITLE COMMAND...: run it under the time limit, say how it ended
 step "card" nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 step "CTranslate2 sees" "$python" -c "import ctranslate2; print(ctranslate2.__version__, ctranslate2.get_cuda_device_count(), 'CUDA device(s)')"
 step "throughput and CER" "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
-  --variants "$variants" --ray-workers-per-gpu "$per_gpu" "${corpus[@]}"
+  --variants "$variants" --ray-workers-per-gpu "$per_gpu" "${corpus[@]}" "${against[@]}"
 if [ "$sweep" = 1 ]; then
   # decoding threads on the card, calls in hand per process, windows a batch, gathering
   for setting in "8 16 16 4" "8 32 16 8" "2 32 16 1" "4 32 32 8"; do
