@@ -16,8 +16,8 @@
 # --sweep then tries fuller batches on Ray's workers: decoding threads that gather windows
 # before starting beside a batch decoding (`--gpu-batch-min-windows`), fewer of them
 # (`--gpu-decoders`, the card's, shared out among the workers), more calls in hand (`--workers`,
-# per process) and larger batches (`--batch-size`). Until the calls' lanes could share a batch
-# (asr.batching) every batch held about one window whatever these were.
+# per process), larger batches (`--batch-size`) and a third worker on the card. Until the calls'
+# lanes could share a batch (asr.batching) every batch held about one window whatever these were.
 #
 # The throughput comes first, then the sweep, then the GPU tests (only the modules marked gpu are
 # collected, so a machine without the browser tests' packages can run them) and the interpreter
@@ -59,12 +59,13 @@ step "CTranslate2 sees" "$python" -c "import ctranslate2; print(ctranslate2.__ve
 step "throughput and CER" "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
   --variants "$variants" --ray-workers-per-gpu "$per_gpu" "${corpus[@]}" "${against[@]}"
 if [ "$sweep" = 1 ]; then
-  # decoding threads on the card, calls in hand per process, windows a batch, gathering
-  for setting in "8 16 16 4" "8 32 16 8" "2 32 16 1" "4 32 32 8"; do
+  # decoding threads on the card, calls in hand per process, windows a batch, gathering, Ray
+  # workers on the card (once batches are full, preparing the calls may be what is short)
+  for setting in "8 16 16 4 2" "8 32 16 8 2" "4 32 32 8 2" "8 16 16 1 3" "8 32 32 4 3"; do
     set -- $setting
-    step "fuller batches: $1 decoding threads, $2 calls in hand, batches of up to $3 windows, gathering $4" \
+    step "fuller batches: $1 decoding threads, $2 calls in hand, batches of up to $3 windows, gathering $4, $5 workers" \
       "$python" scripts/bench_asr.py --device cuda --calls "$calls" --repeat "$repeat" \
-      --variants qcpipe-ray --ray-workers-per-gpu "$per_gpu" \
+      --variants qcpipe-ray --ray-workers-per-gpu "$5" \
       --gpu-decoders "$1" --workers "$2" --batch-size "$3" --gpu-batch-min-windows "$4" "${corpus[@]}"
   done
 fi
