@@ -38,7 +38,8 @@ encoded to the length of the batch's longest, not its own (more padding, the sam
 
 `min_windows` makes the threads gather: one decodes whatever is waiting whenever none is
 decoding (the card never waits while windows do), and another starts beside it only once that
-many windows wait. 1 (the default) is the behaviour measured above.
+many windows wait. 1 (the default) starts one as soon as any window waits; what more pays on a
+card with the lanes sharing batches is yet to be measured (`scripts/gpu_figures.sh --sweep`).
 """
 
 from __future__ import annotations
