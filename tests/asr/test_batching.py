@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from qcpipe.asr import load_audio, open_audio
+from qcpipe.asr import load_audio
 from qcpipe.asr.audio import SAMPLE_RATE
 from qcpipe.asr.batching import Waiting, WindowPool, _Request
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.transcriber import Transcriber
 from qcpipe.asr.types import AsrOptions
 from qcpipe.config import default_models_dir
-from tests.helpers.heard import shortest_dev_calls
 from tests.helpers.paths import DEV_CORPUS
+from tests.helpers.transcribers import shortest_calls_at_once
 
 pytestmark = pytest.mark.asr
 
@@ -214,10 +214,8 @@ def test_the_lanes_of_calls_transcribed_at_once_share_the_pools_batches(monkeypa
                               workers=4)
     # The pool a GPU's transcriber decodes in, with one decoding thread, here on the CPU.
     monkeypatch.setattr(transcriber, "_pool", WindowPool(transcriber._model, max_windows=16))
-    paths = [next((DEV_CORPUS / "audio").glob(f"{call_id}.*")) for call_id in shortest_dev_calls(4)]
-    with ThreadPoolExecutor(len(paths)) as threads:
-        transcripts = list(threads.map(lambda path: transcriber.transcribe(open_audio(path)), paths))
+    transcripts = shortest_calls_at_once(transcriber, 4)
     assert all(transcript.segments for transcript in transcripts)
     batches, windows = transcriber.batch_fill
-    assert windows >= 2 * len(paths)  # each call's two parties at least
+    assert windows >= 2 * len(transcripts)  # each call's two parties at least
     assert batches <= windows / 1.5, f"{windows} windows in {batches} batches: the calls' lanes did not share them"

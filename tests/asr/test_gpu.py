@@ -11,7 +11,8 @@ from pathlib import Path
 import ctranslate2
 import pytest
 
-from qcpipe.config import Settings
+from qcpipe.asr import Transcriber
+from qcpipe.config import Settings, default_models_dir
 from qcpipe.ingest import sources_for
 from qcpipe.pipeline import asr_options, transcribe_sources
 from qcpipe.scoring import Rulebook, evaluate
@@ -20,6 +21,7 @@ from qcpipe.store import repository as repo
 from tests.helpers.audio import copy_calls
 from tests.helpers.heard import character_error_rate, shortest_dev_calls
 from tests.helpers.paths import DEV_LABELS
+from tests.helpers.transcribers import shortest_calls_at_once
 
 pytestmark = [
     pytest.mark.asr,
@@ -59,3 +61,13 @@ def test_the_gpu_path_hears_the_calls_as_well_as_the_cpu_path_and_finds_what_the
     gpu_cer, gpu_f1 = _run("cuda", folder, manifest, tmp_path, rulebook)
     assert gpu_f1 == cpu_f1 == 1.0
     assert gpu_cer <= cpu_cer + CER_MARGIN, f"GPU CER {gpu_cer:.2%} against the CPU path's {cpu_cer:.2%}"
+
+
+def test_on_the_card_the_lanes_of_calls_in_hand_share_batches() -> None:
+    # One decoding thread: while it decodes, the other calls' windows wait, and must join.
+    transcriber = Transcriber(asr_options(Settings(device="cuda", gpu_decoders=1)), default_models_dir(), workers=8)
+    transcripts = shortest_calls_at_once(transcriber, 8)
+    assert all(transcript.segments for transcript in transcripts)
+    batches, windows = transcriber.batch_fill
+    assert windows >= 2 * len(transcripts)
+    assert batches <= windows / 1.5, f"{windows} windows in {batches} batches: the calls' lanes did not share them"
