@@ -377,7 +377,8 @@ def main() -> None:
     print(f"(speed is x-realtime relative to {next(iter(results))}'s; once up = x-realtime from the 16th call "
           "finished to the last, with 32 calls or more; micro-F1 = `qcpipe eval` with the default rulebook; "
           "win/batch = windows per decoded batch, on a GPU)")
-    others = [(name, r["lanes"]) for name, r in list(results.items())[:1]]
+    first = next(iter(results))
+    others = [(first, results[first]["lanes"])]  # each variant less the first, and less each of --against's
     if args.against:
         saved = json.loads(args.against.read_text())
         others += [(f"{args.against.name}:{name}", lanes) for name, lanes in saved.items()]
