@@ -9,10 +9,11 @@ which takes everything waiting, up to `max_windows`, and decodes it as one batch
 on purpose: while one batch runs on the GPU the next gathers, so batches grow with the load.
 
 Only the decoding is pooled: each thread still reads, separates and voice-detects its call, and
-once its windows come back it times their words (the lane's own encoding, the alignment) and
-maps them back to the recording, so that the decoding threads do nothing but decode. Windows
-decode independently (no previous text, no timestamp tokens), and each lane's words are timed on
-their own, so a lane hears what it would have heard alone, up to float rounding on the GPU.
+once its windows come back it times their words (aligned against the batch's encoding of its
+windows, copied to the host) and maps them back to the recording, so that the decoding threads do
+nothing but decode. Windows decode independently (no previous text, no timestamp tokens), and each
+lane's words are timed on their own, so a lane hears what it would have heard alone, up to float
+rounding on the GPU.
 
 Several decoding threads (`decoders`, each on its own CUDA stream of the one model: CTranslate2's
 `inter_threads`, the weights shared) take batches from the same queue. With one, that thread
@@ -52,9 +53,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import ctranslate2
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
-from faster_whisper.transcribe import TranscriptionOptions
+from faster_whisper.transcribe import TranscriptionOptions, get_ctranslate2_storage
 
 
 @dataclass(eq=False)
@@ -78,6 +80,16 @@ class _Request:
         """Whether the two can share a batch: the same decoding options and language."""
         return (self.decoding == other.decoding and self.tokenizer.language == other.tokenizer.language
                 and self.tokenizer.task == other.tokenizer.task)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A lane's part of a decoded batch: the decoder's outputs (tokens, scores) for each of its
+    windows, and, where its words are to be timed, the batch's encoding of those windows, on the
+    host."""
+
+    outputs: list[dict]
+    encoded: np.ndarray | None
 
 
 @dataclass
@@ -114,8 +126,8 @@ class WindowPool:
         them in the pool."""
         return _PooledPipeline(self)
 
-    def decode(self, features: np.ndarray, tokenizer: Any, options: Any) -> list[dict]:
-        """The decoder's outputs for these windows (tokens, scores), decoded in some batch."""
+    def decode(self, features: np.ndarray, tokenizer: Any, options: Any) -> Decoded:
+        """These windows, decoded in some batch."""
         request = _Request(features, tokenizer, options)
         self._waiting.put(request)
         return request.result.result()
@@ -182,8 +194,13 @@ def _decode_forever(waiting: Waiting, decoder: BatchedInferencePipeline, counts:
     while (batch := waiting.take()) is not None:
         first = batch[0]
         try:
-            _, outputs = decoder.generate_segment_batched(np.concatenate([r.features for r in batch]),
-                                                          first.tokenizer, first.options)
+            encoded, outputs = decoder.generate_segment_batched(np.concatenate([r.features for r in batch]),
+                                                                first.tokenizer, first.options)
+            # The lanes time their words against the batch's encoding of their windows. Encoding
+            # them again in each lane's thread would cost a second encoder pass per window, each
+            # a small job queued on the model's replicas beside the batches; the copy to the host
+            # is 1.5 MB a window (Whisper base, float16).
+            on_host = np.asarray(encoded.to_device(ctranslate2.Device.cpu)) if first.options.word_timestamps else None
         except BaseException as exc:  # noqa: BLE001 (handed to the threads that wait on it)
             for request in batch:
                 request.result.set_exception(exc)
@@ -194,21 +211,23 @@ def _decode_forever(waiting: Waiting, decoder: BatchedInferencePipeline, counts:
         at = 0
         for request in batch:
             windows = len(request.features)
-            request.result.set_result(outputs[at:at + windows])
+            request.result.set_result(Decoded(outputs[at:at + windows],
+                                              None if on_host is None else on_host[at:at + windows]))
             at += windows
 
 
-class _Decoded(BatchedInferencePipeline):
+class _Finished(BatchedInferencePipeline):
     """One lane's part of a pooled batch, finished as faster-whisper finishes a batch of its
-    own: cut into segments, and words timed against the lane's own encoding (which is cheap
-    next to decoding), from no earlier speech, as if the lane had been decoded alone."""
+    own: cut into segments, and words timed against the batch's encoding of the lane's windows,
+    from no earlier speech, as if the lane had been decoded alone."""
 
-    def __init__(self, model: WhisperModel, outputs: list[dict]) -> None:
+    def __init__(self, model: WhisperModel, decoded: Decoded) -> None:
         super().__init__(model)
-        self._outputs = outputs
+        self._decoded = decoded
 
     def generate_segment_batched(self, features, tokenizer, options):  # noqa: D102 (faster-whisper's)
-        return (self.model.encode(features) if options.word_timestamps else None), self._outputs
+        encoded = self._decoded.encoded
+        return (None if encoded is None else get_ctranslate2_storage(encoded)), self._decoded.outputs
 
 
 class _PooledPipeline(BatchedInferencePipeline):
@@ -219,8 +238,8 @@ class _PooledPipeline(BatchedInferencePipeline):
         self._pool = pool
 
     def forward(self, features, tokenizer, chunks_metadata, options):  # noqa: D102 (faster-whisper's)
-        # Finished here, in the thread that waits for it, not in the decoding thread: the lane's
-        # encoding for word timing, the alignment and the segment cutting would otherwise hold
-        # the decoding thread from its next batch (on an H100 they took 13 % of its time).
-        outputs = self._pool.decode(features, tokenizer, options)
-        return _Decoded(self.model, outputs).forward(features, tokenizer, chunks_metadata, options)
+        # Finished here, in the thread that waits for it, not in the decoding thread: the
+        # alignment and the segment cutting would otherwise hold the decoding thread from its
+        # next batch (on an H100 they and a second encoding took 13 % of its time).
+        decoded = self._pool.decode(features, tokenizer, options)
+        return _Finished(self.model, decoded).forward(features, tokenizer, chunks_metadata, options)

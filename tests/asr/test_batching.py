@@ -83,6 +83,20 @@ def test_lanes_decoded_at_once_share_batches_and_each_gets_its_own_words(
         assert pool.counts.batches < len(lanes), "no two lanes shared a batch"
 
 
+def test_each_window_is_encoded_once_and_its_words_timed_against_the_batchs_encoding(
+    model: WhisperModel, lanes: list[np.ndarray], alone: list[list[tuple[str, float, float]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    encoded: list[int] = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda features: encoded.append(len(features)) or encode(features))
+    pool = WindowPool(model, max_windows=4)
+    with ThreadPoolExecutor(len(lanes)) as threads:
+        together = list(threads.map(lambda lane: _words(pool.pipeline(), lane), lanes))
+    assert together == alone
+    assert sum(encoded) == pool.counts.windows == len(lanes), f"{sum(encoded)} windows encoded"
+
+
 def _lane(windows: int, model: WhisperModel) -> _Request:
     return _Request(np.zeros((windows, model.feature_extractor.mel_filters.shape[0], 3000), dtype=np.float32),
                     *_tokenizer_and_options(model))
