@@ -36,6 +36,12 @@ def without_padding(features: np.ndarray, padding_s: float) -> np.ndarray:
     heard = np.flatnonzero(np.any(features != 0.0, axis=tuple(range(features.ndim - 1))))
     keep = (int(heard[-1]) + 1 if heard.size else 0) + int(round(padding_s * FRAMES_PER_S))
     keep = min(frames, max(2, keep + keep % 2))
+    if keep // 2 == features.shape[-2] and keep + 2 <= frames:
+        # An encoding with as many frames as the features have mel bands (160 frames make 80)
+        # is taken by CTranslate2 for features not yet encoded (it tells them apart by shape
+        # alone) and encoded a second time: decoded and aligned against noise. One frame pair
+        # more of the padding makes it an encoding again.
+        keep += 2
     return features if keep >= frames else features[..., :keep]
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 import numpy as np
 import pytest
 from faster_whisper.audio import pad_or_trim
+from faster_whisper.transcribe import get_ctranslate2_storage
 from rapidfuzz.distance import Levenshtein
 
 from qcpipe.asr import load_audio
@@ -52,6 +53,29 @@ def test_a_batch_keeps_its_longest_window() -> None:
 
 def test_an_empty_window_keeps_only_padding() -> None:
     assert without_padding(np.zeros((80, 3000), np.float32), padding_s=0.0).shape == (80, 2)
+
+
+@pytest.mark.parametrize("padding_s", [0.0, 0.5, 1.0])
+def test_a_window_is_never_cut_to_twice_as_many_frames_as_it_has_mel_bands(padding_s: float) -> None:
+    for n_mels in (80, 128):  # Whisper base's, large-v3's
+        lengths = {without_padding(_window(heard, n_mels), padding_s).shape[-1] for heard in range(100, 300)}
+        assert 2 * n_mels not in lengths, n_mels
+
+
+@pytest.mark.asr
+def test_a_window_cut_near_its_speech_is_aligned_as_its_features_are(transcriber, monkeypatch) -> None:
+    """CTranslate2 tells an encoding from features by its shape alone: an encoding 80 frames long
+    (of 160 frames of features) looks like Whisper base's 80 mel bands, and was encoded again."""
+    model = transcriber._model
+    monkeypatch.setattr(model, "padding_s", 0.0)
+    start, text = transcriber._tokenizer.sot_sequence, [[100, 200, 300]]
+    for heard in (158, 159, 160):
+        window = _window(heard)[np.newaxis]
+        encoding = model.encode(window)
+        from_encoding = model.model.align(encoding, start, text, [heard])[0]
+        cut = get_ctranslate2_storage(window[..., :2 * encoding.shape[1]])
+        from_features = model.model.align(cut, start, text, [heard])[0]
+        assert from_encoding.text_token_probs == from_features.text_token_probs, f"{heard} frames heard"
 
 
 @pytest.mark.asr
