@@ -84,6 +84,8 @@ class AsrOptions:
         11.96 % → 12.19 %, micro-F1 1.000 both). With `encode_padding_s` 2, the faster CPU
         path (`qcpipe-fast` in scripts/bench_asr.py): 1.65× the defaults' speed and 3.25× the
         naive faster-whisper loop's, CER 12.37 % (the naive loop's 12.45 %), micro-F1 1.000.
+        On an AMD EPYC of the Zen 3 generation beam 2 was only 1.06× faster (CER 12.15 % →
+        12.67 %), and the pair 2.87× the naive loop, CER 12.85 % against its 12.09 %.
         For a CPU short of cores: on an H200 (Ray, two workers) the pair was no faster once up
         (449× against 439×) and heard worse (CER 13.35 % against 12.41 %).
     batched: decode the ≤30 s voiced chunks in batches without timestamp tokens
