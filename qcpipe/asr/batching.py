@@ -200,7 +200,7 @@ def _decode_forever(waiting: Waiting, decoder: BatchedInferencePipeline, counts:
             # them again in each lane's thread would cost a second encoder pass per window, each
             # a small job queued on the model's replicas beside the batches; the copy to the host
             # is 1.5 MB a window (Whisper base, float16).
-            on_host = np.asarray(encoded.to_device(ctranslate2.Device.cpu)) if first.options.word_timestamps else None
+            on_host = on_the_host(encoded) if first.options.word_timestamps else None
         except BaseException as exc:  # noqa: BLE001 (handed to the threads that wait on it)
             for request in batch:
                 request.result.set_exception(exc)
@@ -214,6 +214,14 @@ def _decode_forever(waiting: Waiting, decoder: BatchedInferencePipeline, counts:
             request.result.set_result(Decoded(outputs[at:at + windows],
                                               None if on_host is None else on_host[at:at + windows]))
             at += windows
+
+
+def on_the_host(encoded: ctranslate2.StorageView) -> np.ndarray:
+    """An encoding as a numpy array in the host's memory; bfloat16 (the card's, with
+    `compute_type` bfloat16), which numpy has no type for, as float32."""
+    if encoded.dtype == ctranslate2.DataType.bfloat16:
+        encoded = encoded.to(ctranslate2.DataType.float32)
+    return np.asarray(encoded.to_device(ctranslate2.Device.cpu))
 
 
 class _Finished(BatchedInferencePipeline):

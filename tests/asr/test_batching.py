@@ -8,13 +8,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import ctranslate2
 import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from qcpipe.asr import load_audio
 from qcpipe.asr.audio import SAMPLE_RATE
-from qcpipe.asr.batching import Waiting, WindowPool, _Request
+from qcpipe.asr.batching import Waiting, WindowPool, _Request, on_the_host
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.transcriber import Transcriber
 from qcpipe.asr.types import AsrOptions
@@ -95,6 +96,13 @@ def test_each_window_is_encoded_once_and_its_words_timed_against_the_batchs_enco
         together = list(threads.map(lambda lane: _words(pool.pipeline(), lane), lanes))
     assert together == alone
     assert sum(encoded) == pool.counts.windows == len(lanes), f"{sum(encoded)} windows encoded"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_an_encoding_in_any_of_the_models_precisions_comes_to_the_host_as_numbers(dtype: str) -> None:
+    values = np.arange(-3, 3, dtype=np.float32).reshape(1, 2, 3) / 4  # exact in each precision
+    encoded = ctranslate2.StorageView.from_array(values).to(getattr(ctranslate2.DataType, dtype))
+    np.testing.assert_array_equal(on_the_host(encoded).astype(np.float32), values)
 
 
 def _lane(windows: int, model: WhisperModel) -> _Request:
