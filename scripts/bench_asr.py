@@ -355,7 +355,8 @@ def main() -> None:
         print(f"{variant} failed (exit {status}; its error is above)")
     if not results:
         sys.exit(1)
-    base = results[next(iter(results))]
+    first = next(iter(results))
+    base = results[first]
     print(f"{len(calls)} calls, {base['audio_s'] / 60:.1f} min of stereo audio, device {args.device} "
           f"({args.compute_type}), "
           f"qcpipe variants {args.repeat}× the calls, workers {args.workers or 'default'}, "
@@ -374,11 +375,10 @@ def main() -> None:
         once_up = f"{r['once_up_x']:.1f}" if r.get("once_up_x") is not None else "-"
         print(f"{variant:16} {r['audio_s'] / r['wall_s']:>11.1f} {once_up:>8} {r['audio_s']:>8.0f} {r['wall_s']:>8.1f} "
               f"{r['peak_rss_mb']:>12.0f} {gpu:>7} {r['cer']:>7.2%} {ratio:>6.2f}× {f1:>9} {fill:>9}")
-    print(f"(speed is x-realtime relative to {next(iter(results))}'s; once up = x-realtime from the 16th call "
+    print(f"(speed is x-realtime relative to {first}'s; once up = x-realtime from the 16th call "
           "finished to the last, with 32 calls or more; micro-F1 = `qcpipe eval` with the default rulebook; "
           "win/batch = windows per decoded batch, on a GPU)")
-    first = next(iter(results))
-    others = [(first, results[first]["lanes"])]  # each variant less the first, and less each of --against's
+    others = [(first, base["lanes"])]  # each variant less the first, and less each of --against's
     if args.against:
         saved = json.loads(args.against.read_text())
         others += [(f"{args.against.name}:{name}", lanes) for name, lanes in saved.items()]
