@@ -37,8 +37,37 @@ from tests.helpers.transcribers import reading_script
 
 BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 
+# pytest-xdist's test processes start with COLUMNS=80 in their environment. The command line's
+# consoles would take that width for good when first imported, and a command run in this process
+# (`tests.helpers.cli.qcpipe_in_process`) would print a narrower table than the width it sets.
+os.environ.pop("COLUMNS", None)
 
-_DEV_RUN = pytest.StashKey[DevCorpusRun]()
+
+_DEV_RUN_FOLDER = pytest.StashKey[Path]()
+_DEV_RUN_OPTION = "qcpipe_dev_corpus_run"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The session's one dev-corpus run (`tests.helpers.dev_run`): named here, or for a session
+    # spread over processes by its controller, which hands the name to each of them.
+    handed = getattr(config, "workerinput", {}).get(_DEV_RUN_OPTION)
+    config.stash[_DEV_RUN_FOLDER] = Path(handed) if handed else DevCorpusRun.new_folder()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist, in the controller: each test process is told the dev-corpus run's folder."""
+    node.workerinput[_DEV_RUN_OPTION] = str(node.config.stash[_DEV_RUN_FOLDER])
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_collection_modifyitems")
+def _a_test_file_on_one_test_process(items: list[pytest.Item]) -> None:
+    """With the suite spread over test processes (scripts/test.sh: pytest-xdist, --dist loadgroup),
+    each test file's tests run on one of them, so that a file's shared setup (a module fixture
+    that transcribes calls) is made once, not on each; a file already in a group keeps it."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(REPO).as_posix()))
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected what will not run
@@ -132,13 +161,12 @@ def _start_the_dev_corpus_early(config: pytest.Config, items: list[pytest.Item])
     if not readers:
         return
     items[:] = [item for item in items if item.path not in readers] + [item for item in items if item.path in readers]
-    config.stash[_DEV_RUN] = DevCorpusRun()
+    DevCorpusRun(config.stash[_DEV_RUN_FOLDER]).start()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    run = session.config.stash.get(_DEV_RUN, None)
-    if run is not None:
-        run.stop()
+    if not hasattr(session.config, "workerinput"):  # the process that named the run's folder
+        DevCorpusRun(session.config.stash[_DEV_RUN_FOLDER]).stop()
 
 
 @pytest.fixture(scope="session")
@@ -152,9 +180,8 @@ def opening_stereo() -> tuple[np.ndarray, int]:
 def dev_sqlite(request) -> Database:
     """The whole dev corpus run through the real pipeline (`qcpipe run`: ASR and the default
     rulebook) into SQLite, once per session: started when the tests were collected."""
-    run = request.config.stash.get(_DEV_RUN, None)
-    if run is None:  # reached without collection having seen it (a plugin's reordering)
-        run = request.config.stash[_DEV_RUN] = DevCorpusRun()
+    run = DevCorpusRun(request.config.stash[_DEV_RUN_FOLDER])
+    run.start()  # nothing to do unless collection missed it (a plugin's reordering)
     database = open_database(run.wait())
     yield database
     database.dispose()

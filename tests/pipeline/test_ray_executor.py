@@ -34,6 +34,10 @@ from tests.helpers.heard import heard, shortest_dev_calls
 from tests.helpers.paths import DEV_CORPUS
 from tests.helpers.ray_runtime import import_ray
 
+# The tests that load the whole machine (a Ray cluster; runs killed or run side by side) take turns
+# on one test process when the suite is spread over several (scripts/test.sh: pytest-xdist).
+pytestmark = pytest.mark.xdist_group("whole-machine")
+
 OPTIONS = AsrOptions(device="cpu", compute_type="int8")  # what `qcpipe run` chooses on a machine without GPU
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}  # a worker node: one actor of one thread
 
