@@ -22,4 +22,4 @@ fi
 .venv/bin/python -c 'import playwright.sync_api' \
   || { echo "the playwright package of the test extra is missing from .venv" >&2; exit 1; }
 # Two test processes (pytest-xdist): most tests keep one core busy, not two. "-n 0" runs them in one.
-exec .venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"

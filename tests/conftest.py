@@ -60,14 +60,15 @@ def pytest_configure_node(node) -> None:
     node.workerinput[_DEV_RUN_OPTION] = str(node.config.stash[_DEV_RUN_FOLDER])
 
 
-@pytest.hookimpl(tryfirst=True, specname="pytest_collection_modifyitems")
-def _a_test_file_on_one_test_process(items: list[pytest.Item]) -> None:
-    """With the suite spread over test processes (scripts/test.sh: pytest-xdist, --dist loadgroup),
-    each test file's tests run on one of them, so that a file's shared setup (a module fixture
-    that transcribes calls) is made once, not on each; a file already in a group keeps it."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(REPO).as_posix()))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist, in the controller: with `--dist loadfile` (scripts/test.sh), a test file on one
+    test process and the whole-machine files taking turns (`tests.helpers.scheduling`)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.helpers.scheduling import FileScheduling  # pytest-xdist is there: it calls this
+
+    return FileScheduling(config, log)
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected what will not run

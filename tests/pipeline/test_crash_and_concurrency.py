@@ -20,8 +20,8 @@ from qcpipe.scoring.engine import call_score
 from qcpipe.store import Call, CallClaim, CallStatus, FindingRecord, Segment, SpeechRegion, open_database
 from tests.helpers.audio import copy_calls
 
-# One test process at a time loads the machine so (see test_ray_executor.py).
-pytestmark = [pytest.mark.asr, pytest.mark.xdist_group("whole-machine")]
+# This file loads the whole machine: it takes turns with the others that do (tests/helpers/scheduling.py).
+pytestmark = pytest.mark.asr
 CALLS = ["D110001", "D110002", "D110003", "D110004", "D110005", "D110006"]
 
 

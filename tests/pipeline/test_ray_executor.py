@@ -34,10 +34,7 @@ from tests.helpers.heard import heard, shortest_dev_calls
 from tests.helpers.paths import DEV_CORPUS
 from tests.helpers.ray_runtime import import_ray
 
-# The tests that load the whole machine (a Ray cluster; runs killed or run side by side) take turns
-# on one test process when the suite is spread over several (scripts/test.sh: pytest-xdist).
-pytestmark = pytest.mark.xdist_group("whole-machine")
-
+# This file loads the whole machine: it takes turns with the others that do (tests/helpers/scheduling.py).
 OPTIONS = AsrOptions(device="cpu", compute_type="int8")  # what `qcpipe run` chooses on a machine without GPU
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}  # a worker node: one actor of one thread
 
@@ -89,7 +86,7 @@ def test_a_worker_node_lost_mid_run_costs_no_call_and_the_results_are_the_local_
         summary = run_batch(
             sources_for(folder, manifest), sqlite_db, _no_local_model, asr_fingerprint=OPTIONS.fingerprint(),
             rulebook=rulebook, on_outcome=lose_a_node,
-            executor=RayExecutor(OPTIONS, default_models_dir(), address=cluster.address, start_timeout_s=60),
+            executor=RayExecutor(OPTIONS, default_models_dir(), address=cluster.address),
         )
     finally:
         if doomed not in cluster.worker_nodes:
@@ -139,7 +136,7 @@ def test_when_every_worker_is_lost_new_ones_start_on_the_nodes_left(
         summary = run_batch(
             sources_for(tmp_path, manifest), sqlite_db, _no_local_model, asr_fingerprint=OPTIONS.fingerprint(),
             on_outcome=lose_every_node,
-            executor=RayExecutor(OPTIONS, default_models_dir(), address=cluster.address, start_timeout_s=60),
+            executor=RayExecutor(OPTIONS, default_models_dir(), address=cluster.address),
         )
     finally:
         while len(cluster.worker_nodes) < 2:
