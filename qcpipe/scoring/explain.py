@@ -58,7 +58,8 @@ class TakenBackPhrase:
 
 @dataclass(frozen=True)
 class SentenceReading:
-    """One sentence as a rule's meaning model reads it (`meaning:` of forbidden_phrases).
+    """One sentence as a rule's meaning model reads it (`meaning:` of forbidden_phrases, the
+    trigger's `meaning:` of triggered_response).
 
     raised: the rule would raise it as an uncertain finding, were the speaker the one the rule
     listens to (`counts`): the probability reaches `threshold` and no listed phrase is in it.
@@ -83,7 +84,8 @@ NEAR_MISSES_SHOWN = 5
 class Explanation:
     """What `qcpipe rules test` shows: the phrases matched, best first, the closest misses, the
     phrases heard that their clause takes back (`taken_back`), and how the rules' meaning models
-    read each sentence (`readings`, in order).
+    read each sentence (`readings`, in order; rules reading alike, as the three complaint checks
+    do with one trigger, are shown once, under the first).
 
     near_misses: the phrase lists that matched nothing but came within `NEAR_MISS_MARGIN` of
     `threshold` (the lower of the rulebook's two thresholds), at most `NEAR_MISSES_SHOWN`, closest first.
@@ -105,9 +107,15 @@ def explain(rulebook: Rulebook, text: str, role: Role = Role.AGENT) -> Explanati
     readings: list[SentenceReading] = []
     taken_back: list[TakenBackPhrase] = []
     sentences = HeardText.of([(0, text)], rulebook.coder)
+    read: set[tuple] = set()
     for rule in rulebook.rules:
-        readings += [SentenceReading(rule.id, r.model, sentences.chars[r.start:r.end], round(r.probability, 3),
-                                     r.threshold, r.raised, r.role == role) for r in rule.matcher.readings(sentences)]
+        for r in rule.matcher.readings(sentences):
+            reading = SentenceReading(rule.id, r.model, sentences.chars[r.start:r.end], round(r.probability, 3),
+                                      r.threshold, r.raised, r.role == role)
+            alike = (reading.model, reading.sentence, reading.threshold, reading.raised, r.role)
+            if alike not in read:
+                read.add(alike)
+                readings.append(reading)
         for name, (listens_to, matcher) in rule.matcher.phrase_lists().items():
             heard = matcher.heard([(0, text)])
             found = matcher.matches(heard)

@@ -47,6 +47,8 @@ def test_fixture_case(rulebook, kind, case):
             assert reasons and case["not_applicable"] in reasons[0], reasons
         if "applied" in case:  # whether the check concerned the call at all
             assert (rule_id in result.applied) == case["applied"]
+        if "uncertain" in case:  # whether the findings wait for a monitor (doubtful evidence), and why
+            assert all(bool(f.doubt) == case["uncertain"] for f in findings), [(f.note, f.doubt) for f in findings]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

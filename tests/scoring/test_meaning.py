@@ -139,4 +139,4 @@ def test_a_bad_meaning_setting_is_refused_naming_the_line(setting, message, belo
 
 
 def test_the_default_rulebook_loads_the_shipped_model():
-    assert load_rulebook().rule("forbidden_phrase").matcher.meaning.name == "forbidden-meaning"
+    assert load_rulebook().rule("forbidden_phrase").matcher.reader.model.name == "forbidden-meaning"

@@ -69,9 +69,13 @@ class ParseContext:
         """The phrases of a validated phrase list, or of the named phrase set (as the set defines them)."""
         return self.phrase_sets[value] if isinstance(value, str) else to_phrases(value, default_veto)
 
-    def matcher(self, phrases: Sequence[Phrase], overrides: MatchOverrides | None) -> PhraseMatcher:
-        """A matcher for `phrases` with the rule's `matching:` overrides, if any."""
-        settings = overrides.applied_to(self.matching) if overrides else self.matching
+    def matcher(self, phrases: Sequence[Phrase], *overrides: MatchOverrides | None) -> PhraseMatcher:
+        """A matcher for `phrases` with the rule's `matching:` overrides, if any, then those of
+        the part of the rule it serves (a trigger's own `matching:`)."""
+        settings = self.matching
+        for override in overrides:
+            if override:
+                settings = override.applied_to(settings)
         key = (tuple(phrases), settings)  # rules sharing a phrase set share its matcher (and memo)
         if key not in self._matchers:
             self._matchers[key] = PhraseMatcher(phrases, settings, self.coder)

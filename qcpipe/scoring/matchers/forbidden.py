@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from qcpipe.asr.types import Role
 from qcpipe.scoring.matchers.base import Hit, ParseContext, Reading, RuleKind, register
+from qcpipe.scoring.matchers.reader import MeaningSpec, SentenceReader
 from qcpipe.scoring.matchers.view import CallView, hit_for
 from qcpipe.scoring.matching import HeardText, Match, MatchKind, PhraseMatcher
-from qcpipe.scoring.meaning import MeaningModel, MeaningModelError, load_meaning_model, sentence_spans
-from qcpipe.scoring.spec import CheckSpec, Phrase, SpeakerRole, SpecModel, TonedPhraseList, TonedPhraseSpec, \
-    ToneSpec, to_phrases
+from qcpipe.scoring.spec import CheckSpec, Phrase, SpeakerRole, TonedPhraseList, TonedPhraseSpec, ToneSpec, \
+    to_phrases
 
 # What a finding raised by the meaning model names as its phrase: no listed wording was said.
 MEANING_PHRASE = Phrase(text="疑似禁语 (meaning)", variants=())
-
-
-class MeaningSpec(SpecModel):
-    """`meaning:` of a forbidden_phrases check: a second reader for 禁语 in words the list lacks."""
-
-    model: str = Field(description="A shipped meaning model by name (forbidden-meaning) or the path of a model file "
-                                   "(scoring.meaning; scripts/train_meaning_model.py builds one).")
-    threshold: float = Field(0.75, gt=0.5, lt=1, description="How sure the model must be that a sentence reads as a "
-                                                            "禁语 to raise it (0.5–1).")
-    min_chars: int = Field(5, ge=1, description="Sentences with fewer Chinese characters are not read: a short "
-                                                "answer (不用了, 这个不行) says too little to judge by its words.")
-
-    @model_validator(mode="after")
-    def _model_loads(self) -> MeaningSpec:
-        try:
-            load_meaning_model(self.model)
-        except MeaningModelError as exc:
-            raise ValueError(str(exc)) from exc
-        return self
 
 
 class ForbiddenPhrasesSpec(CheckSpec):
@@ -100,10 +80,7 @@ class ForbiddenPhrases(RuleKind):
     def __init__(self, role: Role, matcher: PhraseMatcher, meaning: MeaningSpec | None = None) -> None:
         self.role = role
         self.matcher = matcher
-        self.reading = meaning  # the `meaning:` settings (threshold, min_chars); None: the list alone
-        self.meaning: MeaningModel | None = load_meaning_model(meaning.model) if meaning else None
-        # scripted lines recur in every call: read each distinct sentence once
-        self._probability = lru_cache(maxsize=50_000)(self.meaning.probability) if self.meaning else None
+        self.reader = SentenceReader(meaning, role) if meaning else None  # None: the list alone
 
     @classmethod
     def from_spec(cls, spec: ForbiddenPhrasesSpec, context: ParseContext) -> ForbiddenPhrases:
@@ -120,7 +97,7 @@ class ForbiddenPhrases(RuleKind):
     def check(self, call: CallView) -> list[Hit]:
         hits: dict[str, Hit] = {}
         read: dict[str, Hit] = {}  # the meaning model's, by sentence
-        model = self.meaning.name if self.meaning else ""
+        model = self.reader.model.name if self.reader else ""
         for turn in call.turns(self.role):
             heard = call.heard(turn)
             matches = _without_overlaps(self.matcher.matches(heard))
@@ -146,21 +123,11 @@ class ForbiddenPhrases(RuleKind):
     def readings(self, heard: HeardText, listed: list[Match] | None = None) -> list[Reading]:
         """The meaning model's reading of each sentence of `heard` long enough to judge; one
         holding a listed 禁语 (`listed`: the matches in `heard`, found when not given) is never raised."""
-        settings, model, read = self.reading, self.meaning, self._probability
-        if settings is None or model is None or read is None:
+        if self.reader is None:
             return []
         if listed is None:
             listed = _without_overlaps(self.matcher.matches(heard))
-        result = []
-        for start, end in sentence_spans(heard):
-            chars = heard.chars[start:end]
-            if sum(1 for c in chars if "\u4e00" <= c <= "\u9fff") < settings.min_chars:
-                continue
-            probability = read(chars)
-            has_listed = any(m.start < end and m.end > start for m in listed)
-            result.append(Reading(start, end, probability, probability >= settings.threshold and not has_listed,
-                                  model.name, settings.threshold, self.role))
-        return result
+        return self.reader.readings(heard, listed)
 
 
 def _without_overlaps(matches: list[Match]) -> list[Match]:
