@@ -83,9 +83,12 @@ def test_test_shows_how_the_meaning_model_reads_each_sentence(tmp_path: Path) ->
     text = "你自己不按时交费，还好意思来问？好的，还有别的吗"
     document = json.loads(qcpipe("rules", "test", str(DEFAULT), "--text", text, "--format", "json",
                                  home=tmp_path).stdout)
-    readings = {r["sentence"]: r for r in document["readings"]}
+    readings = {r["sentence"]: r for r in document["readings"] if r["rule_id"] == "forbidden_phrase"}
     assert list(readings) == ["你自己不按时交费还好意思来问", "好的还有别的吗"]
     rude, plain = readings.values()
+    # the complaint model reads them too, once for its three checks, and would count them for a customer only
+    complaint = [r for r in document["readings"] if r["model"] == "complaint-meaning"]
+    assert [r["rule_id"] for r in complaint] == ["complaint.apology"] * 2 and not any(r["counts"] for r in complaint)
     assert rude["raised"] and rude["counts"] and rude["probability"] >= rude["threshold"] > plain["probability"]
     assert rude["rule_id"] == "forbidden_phrase" and rude["model"] == "forbidden-meaning" and not plain["raised"]
     shown = qcpipe("rules", "test", str(DEFAULT), "--text", text, home=tmp_path, env={"COLUMNS": "200"}).stdout
