@@ -22,7 +22,8 @@ _PHRASE_FIELDS = ("phrases", "closing", "notices", "farewells", "backchannels")
 @dataclass(frozen=True)
 class CheckOverview:
     """One check. phrases: the first few wordings as written; phrase_count: how many in all;
-    phrase_set: the named set the check uses, if it names one; window: where it looks, in words."""
+    phrase_set: the named set the check uses, if it names one; window: where it looks, in words;
+    meaning: the meaning model that also reads (the check's, or its trigger's) and its threshold."""
 
     id: str
     title: str
@@ -37,6 +38,7 @@ class CheckOverview:
     severity: str
     condition: str | None
     line: int
+    meaning: str | None = None
 
     @property
     def more_phrases(self) -> int:
@@ -70,13 +72,15 @@ def _overview(check: dict[str, Any], sets: dict[str, Any], line: int) -> CheckOv
     if isinstance(trigger, dict):
         listed, named = _phrase_list(trigger.get("phrases"), sets)
         trigger_text = f"{trigger.get('role', '')}: {named or '、'.join(listed[:PHRASES_SHOWN])}"
+    reading = check.get("meaning") or (trigger.get("meaning") if isinstance(trigger, dict) else None)
+    meaning = f"{reading.get('model')} ≥ {float(reading.get('threshold', 0.75)):.2f}" if isinstance(reading, dict) else None
     condition = check.get("condition")
     return CheckOverview(
         id=str(check.get("id")), title=str(check.get("title")), kind=str(check.get("kind")),
         phrases=tuple(wordings[:PHRASES_SHOWN]), phrase_count=len(wordings), phrase_set=phrase_set,
         trigger=trigger_text, window=_window(check), deduction=float(check.get("deduction", 0)),
         veto=bool(check.get("veto", False)), severity=str(check.get("severity", "")),
-        condition=str(condition) if condition else None, line=line,
+        condition=str(condition) if condition else None, line=line, meaning=meaning,
     )
 
 

@@ -55,6 +55,11 @@ def test_the_editor_shows_the_checks_in_force_and_the_yaml(browser, name) -> Non
     for check_id in ("greeting", "forbidden_phrase", "complaint.apology", "raised_voice"):
         assert f'data-check-id="{check_id}"' in html
     assert "标准开场白" in html and "−20" in html and "hold_notices" in html  # a title, a deduction, a phrase set
+    # the meaning models that read too: the 禁语 check's own, the complaint checks' trigger's
+    in_row = r"(?:(?!data-check-id).)*?"  # within the check's own row
+    assert re.search(r'data-check-id="forbidden_phrase">' + in_row + "释义 meaning forbidden-meaning ≥ 0.75", html, re.S)
+    assert re.search(r'data-check-id="complaint\.record">' + in_row + "释义 meaning complaint-meaning ≥ 0.80", html, re.S)
+    assert not re.search(r'data-check-id="greeting">' + in_row + "释义 meaning", html, re.S)
     assert '<textarea id="rulebook-yaml" name="yaml"' in html and "kind: required_phrases" in html
     for anchor in WHATIF_ANCHORS:
         assert anchor in html
