@@ -112,10 +112,11 @@ def complaint_check(model: Path | None):
     from qcpipe.scoring import DEFAULT_RULEBOOK, parse_rulebook
 
     rules = yaml.safe_load(DEFAULT_RULEBOOK.read_text(encoding="utf-8"))
-    for check in rules["checks"]:
-        if "trigger" in check:
-            check["trigger"].pop("meaning", None) if model is None else check["trigger"]["meaning"].update(
-                model=str(model.resolve()))
+    for trigger in (check["trigger"] for check in rules["checks"] if "trigger" in check):
+        if model is None:
+            trigger.pop("meaning", None)
+        else:
+            trigger["meaning"]["model"] = str(model.resolve())
     return parse_rulebook(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False)).rule("complaint.apology").matcher
 
 
