@@ -101,6 +101,8 @@ class Settings:
     lost_speech_s: float = 2.0
     rehear_room_s: float = 1.5  # an agent channel with this much room heard again, the room turned down
     encode_padding_s: float = 30.0  # padding encoded after each window's audio (30 s = Whisper's own)
+    greedy_first_pass: bool = False  # each window decoded greedily first, with the beam only where unsure
+    sure_log_prob: float = -0.5  # a greedy reading this likely per token (or more) is kept
     restrict_vocabulary: bool = True  # decode with the tokens Chinese is written with only
     reread_script: bool = True  # stretches that sound like a rulebook phrase are scored as it too
     # Where calls are transcribed: "local" (threads of this process) or "ray" (the workers of a
@@ -135,6 +137,9 @@ class Settings:
         if self.encode_padding_s < 0:
             raise ConfigError(f"encode_padding_s {self.encode_padding_s}: seconds of padding, 0 or more "
                               "(30 encodes every window padded to 30 s, as Whisper does)")
+        if self.sure_log_prob > 0:
+            raise ConfigError(f"sure_log_prob {self.sure_log_prob}: an average log-probability per token, 0 or less "
+                              "(0 decodes every window with the beam again)")
         if self.gpu_decoders < 1:
             raise ConfigError(f"gpu_decoders {self.gpu_decoders}: how many batches decode at once on a GPU, 1 or more")
         if self.gpu_batch_min_windows < 1:

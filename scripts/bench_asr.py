@@ -17,6 +17,10 @@ is its own), and are scored against the corpus labels:
   qcpipe-beam4, -beam3, -beam2, -greedy  qcpipe with a narrower beam (`[asr] beam_size`).
   qcpipe-fast     padding 2 s and a beam of 2 together: the faster CPU path, for a machine
                   short of cores.
+  qcpipe-first    qcpipe with a greedy first pass over each window, and the beam only for the
+                  windows that reading is unsure of (`[asr] greedy_first_pass`, `sure_log_prob`);
+                  qcpipe-pad2-first the same with padding 2 s. Under the table, how many windows
+                  were decoded again with the beam.
   qcpipe-ray      through a Ray runtime started on this machine (on a GPU, Ray's worker
                   processes sharing the card); qcpipe-ray-fast the same with qcpipe-fast's settings.
 
@@ -43,7 +47,8 @@ rather than the model's start. CER and micro-F1 are always those of the first co
                                 [--compute-type auto] [--save-lanes FILE] [--against FILE]
                                 [--variants naive,qcpipe,qcpipe-fullvocab,qcpipe-pad2,qcpipe-batched,
                                             qcpipe-hotwords,qcpipe-beam4,qcpipe-beam3,qcpipe-beam2,
-                                            qcpipe-greedy,qcpipe-fast,qcpipe-ray,qcpipe-ray-fast]
+                                            qcpipe-greedy,qcpipe-fast,qcpipe-first,qcpipe-pad2-first,
+                                            qcpipe-ray,qcpipe-ray-fast]
 """
 
 from __future__ import annotations
@@ -177,10 +182,11 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
                batch_size: int = 0, gpu_decoders: int = 0, ray_workers_per_gpu: int = 1, gpu_batch_min_windows: int = 0,
                compute_type: str = "auto", batched: bool | None = None,
                hotwords: str | None = None, beam_size: int = 5, encode_padding_s: float = 30.0,
-               restrict_vocabulary: bool = True, executor: str = "local") -> dict:
+               restrict_vocabulary: bool = True, executor: str = "local", greedy_first_pass: bool = False) -> dict:
     from sqlalchemy import select
 
     from qcpipe.asr.batching import WindowPool
+    from qcpipe.asr.first_pass import GreedyFirstWhisper
     from qcpipe.config import Settings
     from qcpipe.ingest import read_manifest
     from qcpipe.pipeline import transcribe_sources
@@ -189,6 +195,7 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     from qcpipe.store import repository as repo
 
     pools = _made_from_now_on(WindowPool)
+    models = _made_from_now_on(GreedyFirstWhisper)
     if executor == "ray":
         from qcpipe.pipeline.ray_executor import RayExecutor
 
@@ -204,6 +211,7 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
                             workers=workers, batched=batched,
                             hotwords=hotwords, beam_size=beam_size, encode_padding_s=encode_padding_s,
                             restrict_vocabulary=restrict_vocabulary, executor=executor,
+                            greedy_first_pass=greedy_first_pass,
                             ray_workers_per_gpu=ray_workers_per_gpu,
                             **({"batch_size": batch_size} if batch_size else {}),
                             **({"gpu_decoders": gpu_decoders} if gpu_decoders else {}),
@@ -233,7 +241,8 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     fills = [(pool.counts.batches, pool.counts.windows) for pool in pools]
     fills += [made.batch_fill for made in executors if made.batch_fill]  # Ray's workers, read as it closed
     batches = sum(batches for batches, _ in fills)
-    return {"wall_s": wall, "audio_s": summary.audio_s, **_heard(hypotheses, calls), "failed": summary.failed,
+    first_pass = [sum(model.decoded_again for model in models), sum(model.windows for model in models)]
+    return {"decoded_again": first_pass if first_pass[1] else None, "wall_s": wall, "audio_s": summary.audio_s, **_heard(hypotheses, calls), "failed": summary.failed,
             "micro_f1": micro_f1, "once_up_x": _once_up(finished_at, summary.audio_s),
             "windows_per_batch": sum(windows for _, windows in fills) / batches if batches else None}
 
@@ -252,7 +261,8 @@ def _made_from_now_on(cls: type) -> list:
     """The instances of `cls` this process makes from now on. The GPU window pools
     (asr.batching.WindowPool): how full their batches ran is the first thing to know of a GPU
     run's speed; Ray's executors (pipeline.ray_executor.RayExecutor) read that of their workers
-    as they close."""
+    as they close; the models (asr.first_pass.GreedyFirstWhisper) count the windows their greedy
+    first pass was unsure of."""
     instances: list = []
     made = cls.__init__
 
@@ -282,6 +292,10 @@ VARIANTS = {
     "qcpipe-greedy": lambda *args: run_qcpipe(*args, beam_size=1),
     # What a CPU short of cores would set: windows encoded at their own length and a beam of 2.
     "qcpipe-fast": lambda *args: run_qcpipe(*args, encode_padding_s=2.0, beam_size=2),
+    # A greedy first pass over each window, the beam again only where it is unsure
+    # (`[asr] greedy_first_pass`, `qcpipe.asr.first_pass`).
+    "qcpipe-first": lambda *args: run_qcpipe(*args, greedy_first_pass=True),
+    "qcpipe-pad2-first": lambda *args: run_qcpipe(*args, encode_padding_s=2.0, greedy_first_pass=True),
     # Through a Ray runtime started on this machine: on a GPU, `--ray-workers-per-gpu` worker
     # processes share the card, each with its own model and interpreter lock (the wall time
     # includes starting Ray and its workers; peak RSS is this process's, the run's, alone).
@@ -378,6 +392,11 @@ def main() -> None:
     print(f"(speed is x-realtime relative to {first}'s; once up = x-realtime from the 16th call "
           "finished to the last, with 32 calls or more; micro-F1 = `qcpipe eval` with the default rulebook; "
           "win/batch = windows per decoded batch, on a GPU)")
+    for variant, r in results.items():
+        if r.get("decoded_again"):
+            again, windows = r["decoded_again"]
+            print(f"{variant}: {again} of {windows} windows ({again / windows:.0%}) decoded again with the beam "
+                  "after the greedy first pass")
     others = [(first, base["lanes"])]  # each variant less the first, and less each of --against's
     if args.against:
         saved = json.loads(args.against.read_text())

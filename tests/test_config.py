@@ -59,6 +59,8 @@ beam_size = 2
 batched = true
 hotwords = "畅联通信"
 encode_padding_s = 2
+greedy_first_pass = true
+sure_log_prob = -0.4
 gpu_decoders = 2
 gpu_batch_min_windows = 4
 ray_workers_per_gpu = 3
@@ -73,6 +75,7 @@ appeal_window_days = 3
     assert settings.db_url == "sqlite:////srv/qc.db"  # [storage] db is the db_url
     assert (settings.settle_s, settings.model, settings.device, settings.beam_size) == (30, "/models/large-v3", "cpu", 2)
     assert (settings.batched, settings.hotwords, settings.encode_padding_s) == (True, "畅联通信", 2)
+    assert (settings.greedy_first_pass, settings.sure_log_prob) == (True, -0.4)
     assert (settings.gpu_decoders, settings.gpu_batch_min_windows, settings.ray_workers_per_gpu) == (2, 4, 3)
     assert settings.models_dir == Path("/srv/models") and settings.rules == Path("/etc/qcpipe/rules.yaml")
     assert (settings.timezone, settings.pass_line, settings.appeal_window_days) == ("Asia/Urumqi", 85, 3)
@@ -143,6 +146,12 @@ def test_channels_section(tmp_path: Path) -> None:
 def test_a_negative_encoder_padding_is_refused_saying_what_it_is(tmp_path: Path) -> None:
     path = toml(tmp_path, "[asr]\nencode_padding_s = -1\n")
     with pytest.raises(ConfigError, match=r"encode_padding_s -1: seconds of padding, 0 or more"):
+        load_settings(path)
+
+
+def test_a_positive_sure_log_prob_is_refused_saying_what_it_is(tmp_path: Path) -> None:
+    path = toml(tmp_path, "[asr]\nsure_log_prob = 0.2\n")
+    with pytest.raises(ConfigError, match=r"sure_log_prob 0.2: an average log-probability per token, 0 or less"):
         load_settings(path)
 
 

@@ -18,6 +18,8 @@ How a stereo call is transcribed, and why:
    being transcribed are decoded together (`batching.WindowPool`), not each lane's alone. A window
    may be encoded at its own length plus some padding instead of padded to 30 s
    (`encoder.SpeechLengthWhisper`, `AsrOptions.encode_padding_s`): faster, hearing slightly worse.
+   Sequential decoding may read each window greedily first and with the beam only where that
+   reading is unsure (`first_pass`, `AsrOptions.greedy_first_pass`).
    The decoder scores only the tokens Chinese is written with (`vocabulary`), not the words
    of other scripts that make up three quarters of Whisper's vocabulary.
 4. Each word's time in the packed audio is mapped back to the recording's timeline, and
@@ -69,7 +71,8 @@ from qcpipe.asr import voice
 from qcpipe.asr.audio import BLOCK_S, SAMPLE_RATE
 from qcpipe.asr.batching import WindowPool
 from qcpipe.asr.crosstalk import remove_crosstalk
-from qcpipe.asr.encoder import SpeechLengthWhisper, without_padding
+from qcpipe.asr.encoder import without_padding
+from qcpipe.asr.first_pass import GreedyFirstWhisper
 from qcpipe.asr.model import resolve_model
 from qcpipe.asr.room import turned_down
 from qcpipe.asr.script import NearStretch, heard_phrases, near_stretches
@@ -169,10 +172,11 @@ class Transcriber:
         pooled = options.batched and options.device == "cuda"
         try:
             files, kept = restricted_model_files(model_dir) if options.restrict_vocabulary else (None, None)
-            self._model = SpeechLengthWhisper(
+            self._model = GreedyFirstWhisper(
                 str(model_dir),
                 files=files,
                 padding_s=options.encode_padding_s,
+                sure_log_prob=options.sure_log_prob if options.greedy_first_pass else None,
                 device=options.device,
                 compute_type=options.compute_type,
                 cpu_threads=max(1, cores // self.workers) if options.device == "cpu" else 0,

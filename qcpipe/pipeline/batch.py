@@ -451,6 +451,8 @@ def asr_options(settings: Settings, rulebook: Rulebook | None = None) -> AsrOpti
         lost_speech_s=settings.lost_speech_s,
         rehear_room_s=settings.rehear_room_s,
         encode_padding_s=settings.encode_padding_s,
+        greedy_first_pass=settings.greedy_first_pass,
+        sure_log_prob=settings.sure_log_prob,
         restrict_vocabulary=settings.restrict_vocabulary,
         script_phrases=rulebook.script_phrases() if rulebook is not None and settings.reread_script else (),
     )
