@@ -75,15 +75,15 @@ def _blind(section: str, item: dict) -> bool:
 
 def test_blind_rounds_with_the_meaning_model(rulebook, devset):
     """Rounds 7 and later: wordings neither the catalogue nor the meaning model learnt from.
-    The floors guard what was measured: 277 of 358 caught (77 %); 1 of 214 polite lines was flagged
-    (round 11's 抱歉刚才没听清，您能稍微大声一点吗, by the listed 大声点; since then 您能 is a polite
-    marker and none is)."""
+    The floors guard what was measured: 308 of 398 caught (77 %); 1 of 244 polite lines is flagged
+    (round 13's 不好意思，我是新来的…, by the listed 我是新手). Round 11's 抱歉刚才没听清，您能稍微大声一点吗
+    was flagged by the listed 大声点 until 您能 became a polite marker."""
     paraphrases = [item["text"] for item in devset["heldout_paraphrases"] if _blind("heldout_paraphrases", item)]
     polite = [item["text"] for item in devset["heldout_polite"] if _blind("heldout_polite", item)]
     missed = [text for text in paraphrases if not _flagged(rulebook, text)]
-    assert len(paraphrases) == 358 and 1 - len(missed) / len(paraphrases) >= 0.77, missed
+    assert len(paraphrases) == 398 and 1 - len(missed) / len(paraphrases) >= 0.77, missed
     flagged = [text for text in polite if _flagged(rulebook, text)]
-    assert len(polite) == 214 and len(flagged) <= 0.02 * len(polite), flagged
+    assert len(polite) == 244 and len(flagged) <= 0.02 * len(polite), flagged
 
 
 def test_dev_set_is_well_formed(devset):

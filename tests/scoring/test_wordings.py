@@ -19,8 +19,16 @@ and measured once (the rulebook before this work → after): greeting 29 → 30/
 wait apology 18 → 19/20, apology 25/25, record 17 → 22/25, follow-up 13 → 22/25 (1 of 15 wrong
 either way), hold notice 20/20 (wrongly accepted 4 → 3 of 15), complaints 8 → 39/60 (the list
 alone 10, the model 29 more), 1 of 30 ordinary lines taken for one either way. It is never tuned
-on: it is the estimate of how the rulebook does on wordings it has not seen. The floors guard what
-was reached.
+on: it is the estimate of how the rulebook does on wordings it has not seen.
+
+Round 4 was written blind in yet other industries and measured once (before → after it was tuned
+on): greeting 27 → 30/30, closing 28 → 30/30, wait apology 17 → 20/20 (wrongly accepted 2 → 0 of
+10: 来电的人比较多 said without an apology), apology 25/25 (wrongly accepted 4 → 2 of 15: an
+apology that only asks something or says it did not hear is none; 不好意思，麻烦您… and 抱歉，我这边
+需要先核对… still pass, as 非常抱歉，麻烦您… is one), record 20 → 25/25 (1 → 0 of 15),
+follow-up 18 → 25/25, hold notice 14 → 20/20 (1 → 0 of 15: 您先挂电话等通知 had passed for 您先
+别挂电话), complaints 33/60 with 2 of 30 ordinary lines taken for one (not tuned on). The floors
+guard what was reached.
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ FLOORS = {
     (3, "complaint_followup"): (0.88, 0.07),
     (3, "hold_notice"): (1.0, 0.2),
     (3, "complaint_triggers"): (0.65, 0.04),
+    (4, "complaint_apology"): (1.0, 0.14),
+    (4, "complaint_triggers"): (0.55, 0.07),
 }
 
 
