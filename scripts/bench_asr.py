@@ -242,9 +242,10 @@ def run_qcpipe(corpus: Path, calls: list[dict], device: str, workers: int = 0, r
     fills += [made.batch_fill for made in executors if made.batch_fill]  # Ray's workers, read as it closed
     batches = sum(batches for batches, _ in fills)
     first_pass = [sum(model.decoded_again for model in models), sum(model.windows for model in models)]
-    return {"decoded_again": first_pass if first_pass[1] else None, "wall_s": wall, "audio_s": summary.audio_s, **_heard(hypotheses, calls), "failed": summary.failed,
+    return {"wall_s": wall, "audio_s": summary.audio_s, **_heard(hypotheses, calls), "failed": summary.failed,
             "micro_f1": micro_f1, "once_up_x": _once_up(finished_at, summary.audio_s),
-            "windows_per_batch": sum(windows for _, windows in fills) / batches if batches else None}
+            "windows_per_batch": sum(windows for _, windows in fills) / batches if batches else None,
+            "decoded_again": first_pass if first_pass[1] else None}
 
 
 def _once_up(finished_at: list[float], audio_s: float, first: int = 16) -> float | None:
