@@ -74,8 +74,10 @@ def _overview(check: dict[str, Any], sets: dict[str, Any], line: int) -> CheckOv
         listed, named = _phrase_list(trigger.get("phrases"), sets)
         trigger_text = f"{trigger.get('role', '')}: {named or '、'.join(listed[:PHRASES_SHOWN])}"
     reading = check.get("meaning") or (trigger.get("meaning") if isinstance(trigger, dict) else None)
-    threshold = reading.get("threshold", MeaningSpec.model_fields["threshold"].default) if isinstance(reading, dict) else 0
-    meaning = f"{reading.get('model')} ≥ {float(threshold):.2f}" if isinstance(reading, dict) else None
+    meaning = None
+    if isinstance(reading, dict):
+        threshold = reading.get("threshold", MeaningSpec.model_fields["threshold"].default)
+        meaning = f"{reading.get('model')} ≥ {float(threshold):.2f}"
     condition = check.get("condition")
     return CheckOverview(
         id=str(check.get("id")), title=str(check.get("title")), kind=str(check.get("kind")),
